@@ -1,0 +1,1 @@
+"""The host driver: one engine API (:mod:`driver.api`) and its backends."""

@@ -1,0 +1,1 @@
+"""The router: IOS configuration and crypto policy, the IPsec data plane, exec commands."""

@@ -1,0 +1,1 @@
+"""What people run: the console, the lab, the benches, the HDL flows, and the `esa` command."""
