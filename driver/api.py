@@ -27,9 +27,20 @@ from hdl.layouts import (
 )
 
 __all__ = [
-    "Auth", "Cipher", "Op", "Status",
-    "SAParams", "Job", "Result", "ConnCounters", "CryptoEngine",
-    "EngineError", "UnknownConnError", "CapacityError", "EngineFault", "EngineStats",
+    "Auth",
+    "Cipher",
+    "Op",
+    "Status",
+    "SAParams",
+    "Job",
+    "Result",
+    "ConnCounters",
+    "CryptoEngine",
+    "EngineError",
+    "UnknownConnError",
+    "CapacityError",
+    "EngineFault",
+    "EngineStats",
     "AUTH_KEY_BYTES",
 ]
 
@@ -212,6 +223,7 @@ class CryptoEngine(ABC):
 
     def close(self) -> None:
         """Release the backend's resources (simulator processes and the like)."""
+        return None
 
     # -- shared behaviour --------------------------------------------------------------------
 
@@ -261,4 +273,4 @@ class CryptoEngine(ABC):
 
 def truncate_icv(auth: Auth, icv: bytes | None) -> bytes | None:
     """The ICV as the SA uses it (96 bits for HMAC-96, 128 for keyed MD5)."""
-    return None if icv is None else icv[:icv_length(auth)]
+    return None if icv is None else icv[: icv_length(auth)]

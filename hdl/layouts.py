@@ -36,12 +36,32 @@ from dataclasses import dataclass
 from amaranth.lib import data, enum
 
 __all__ = [
-    "Op", "Cipher", "Auth", "Status",
-    "JobHeader", "ResultHeader", "SAContext", "ContextWrite", "StreamWord",
-    "WORD_BYTES", "ICV_WORDS", "ICV_BYTES", "DES_BLOCK", "HASH_STATE_BYTES",
-    "JobWords", "ResultFrame",
-    "pack_job", "pack_context", "unpack_context", "pack_result", "parse_result", "result_word_count",
-    "icv_length", "op_ciphers", "op_authenticates", "op_inbound",
+    "Op",
+    "Cipher",
+    "Auth",
+    "Status",
+    "JobHeader",
+    "ResultHeader",
+    "SAContext",
+    "ContextWrite",
+    "StreamWord",
+    "WORD_BYTES",
+    "ICV_WORDS",
+    "ICV_BYTES",
+    "DES_BLOCK",
+    "HASH_STATE_BYTES",
+    "JobWords",
+    "ResultFrame",
+    "pack_job",
+    "pack_context",
+    "unpack_context",
+    "pack_result",
+    "parse_result",
+    "result_word_count",
+    "icv_length",
+    "op_ciphers",
+    "op_authenticates",
+    "op_inbound",
 ]
 
 WORD_BYTES = 8
@@ -127,15 +147,17 @@ class Status(enum.Enum, shape=4):
     ciphered data, or the job's words disagree with its lengths (``last`` early or late)."""
 
 
-JobHeader = data.StructLayout({
-    "op": Op,
-    "_reserved0": 12,
-    "conn_id": 16,
-    "tag": 16,
-    "auth_len": 16,
-    "cipher_len": 16,
-    "_reserved1": 48,
-})
+JobHeader = data.StructLayout(
+    {
+        "op": Op,
+        "_reserved0": 12,
+        "conn_id": 16,
+        "tag": 16,
+        "auth_len": 16,
+        "cipher_len": 16,
+        "_reserved1": 48,
+    }
+)
 """The first two words of a job: word 0 carries bits 63..0 of this struct, word 1 bits 127..64.
 
 ``op``: :class:`Op`. ``conn_id``: the SA context slot. ``tag``: returned in the result.
@@ -143,26 +165,30 @@ JobHeader = data.StructLayout({
 IV; AH: the whole prepared datagram). ``cipher_len``: bytes ciphered after them, a multiple of 8.
 """
 
-ResultHeader = data.StructLayout({
-    "tag": 16,
-    "status": Status,
-    "has_icv": 1,
-    "_reserved0": 11,
-    "conn_id": 16,
-    "data_len": 16,
-})
+ResultHeader = data.StructLayout(
+    {
+        "tag": 16,
+        "status": Status,
+        "has_icv": 1,
+        "_reserved0": 11,
+        "conn_id": 16,
+        "data_len": 16,
+    }
+)
 """The first word of a result. ``data_len``: output bytes that follow (0 unless status is OK).
 ``has_icv``: :data:`ICV_WORDS` ICV words follow the data (outbound authenticating jobs, status OK)."""
 
-SAContext = data.StructLayout({
-    "valid": 1,
-    "inbound": 1,
-    "cipher": Cipher,
-    "auth": Auth,
-    "des_key": 64,
-    "inner": HASH_STATE_BYTES * 8,
-    "outer": HASH_STATE_BYTES * 8,
-})
+SAContext = data.StructLayout(
+    {
+        "valid": 1,
+        "inbound": 1,
+        "cipher": Cipher,
+        "auth": Auth,
+        "des_key": 64,
+        "inner": HASH_STATE_BYTES * 8,
+        "outer": HASH_STATE_BYTES * 8,
+    }
+)
 """One security association as the engine keeps it, one per conn id.
 
 ``valid``: the conn id holds an SA. ``inbound``: the SA's direction (jobs must match).
@@ -172,16 +198,20 @@ after compressing the key XOR ipad / opad block (MD5 or SHA-1 per ``auth``). For
 key that is appended to the datagram.
 """
 
-ContextWrite = data.StructLayout({
-    "conn_id": 16,
-    "context": SAContext,
-})
+ContextWrite = data.StructLayout(
+    {
+        "conn_id": 16,
+        "context": SAContext,
+    }
+)
 """One beat of the ``contexts`` stream."""
 
-StreamWord = data.StructLayout({
-    "data": 64,
-    "last": 1,
-})
+StreamWord = data.StructLayout(
+    {
+        "data": 64,
+        "last": 1,
+    }
+)
 """The payload of the ``jobs`` and ``results`` streams: one word and the end-of-frame flag."""
 
 HEADER_WORDS = JobHeader.size // 64
@@ -190,7 +220,7 @@ HEADER_WORDS = JobHeader.size // 64
 def _words(blob: bytes) -> list[int]:
     pad = (-len(blob)) % WORD_BYTES
     blob = blob + bytes(pad)
-    return [int.from_bytes(blob[i:i + WORD_BYTES], "big") for i in range(0, len(blob), WORD_BYTES)]
+    return [int.from_bytes(blob[i : i + WORD_BYTES], "big") for i in range(0, len(blob), WORD_BYTES)]
 
 
 def _state_field(state: bytes) -> int:
@@ -206,8 +236,15 @@ class JobWords:
     words: tuple[int, ...]
 
 
-def pack_job(op: Op, conn_id: int, tag: int, auth_data: bytes = b"", cipher_data: bytes = b"",
-             iv: bytes | None = None, icv: bytes | None = None) -> JobWords:
+def pack_job(
+    op: Op,
+    conn_id: int,
+    tag: int,
+    auth_data: bytes = b"",
+    cipher_data: bytes = b"",
+    iv: bytes | None = None,
+    icv: bytes | None = None,
+) -> JobWords:
     """Build the stream words of one job.
 
     ``iv`` is required exactly when ``op`` ciphers; ``icv`` (the expected ICV, 12 or 16 bytes)
@@ -226,10 +263,19 @@ def pack_job(op: Op, conn_id: int, tag: int, auth_data: bytes = b"", cipher_data
         raise ValueError("the IV is 8 bytes")
     if icv is not None and not 0 < len(icv) <= ICV_BYTES:
         raise ValueError(f"the ICV is 1..{ICV_BYTES} bytes")
-    header = JobHeader.const({
-        "op": op, "conn_id": conn_id, "tag": tag,
-        "auth_len": len(auth_data), "cipher_len": len(cipher_data),
-    }).as_value().value
+    header = (
+        JobHeader.const(
+            {
+                "op": op,
+                "conn_id": conn_id,
+                "tag": tag,
+                "auth_len": len(auth_data),
+                "cipher_len": len(cipher_data),
+            }
+        )
+        .as_value()
+        .value
+    )
     words = [(header >> (64 * i)) & (2**64 - 1) for i in range(HEADER_WORDS)]
     if iv is not None:
         words.append(int.from_bytes(iv, "big"))
@@ -239,24 +285,44 @@ def pack_job(op: Op, conn_id: int, tag: int, auth_data: bytes = b"", cipher_data
     return JobWords(tuple(words))
 
 
-def pack_context(*, inbound: bool, cipher: Cipher, auth: Auth, des_key: bytes = bytes(8),
-                 inner: bytes = b"", outer: bytes = b"", valid: bool = True) -> int:
+def pack_context(
+    *,
+    inbound: bool,
+    cipher: Cipher,
+    auth: Auth,
+    des_key: bytes = bytes(8),
+    inner: bytes = b"",
+    outer: bytes = b"",
+    valid: bool = True,
+) -> int:
     """The :data:`SAContext` bits for one SA (see that layout for the meaning of each field)."""
     if len(des_key) != 8:
         raise ValueError("the DES key is 8 bytes")
-    return SAContext.const({
-        "valid": int(valid), "inbound": int(inbound), "cipher": cipher, "auth": auth,
-        "des_key": int.from_bytes(des_key, "big"),
-        "inner": _state_field(inner), "outer": _state_field(outer),
-    }).as_value().value
+    return (
+        SAContext.const(
+            {
+                "valid": int(valid),
+                "inbound": int(inbound),
+                "cipher": cipher,
+                "auth": auth,
+                "des_key": int.from_bytes(des_key, "big"),
+                "inner": _state_field(inner),
+                "outer": _state_field(outer),
+            }
+        )
+        .as_value()
+        .value
+    )
 
 
 def unpack_context(bits: int) -> dict:
     """The fields of a packed :data:`SAContext`, as Python values (chaining values as bytes)."""
     c = SAContext.from_bits(bits)
     return {
-        "valid": bool(c.valid), "inbound": bool(c.inbound),
-        "cipher": Cipher(c.cipher), "auth": Auth(c.auth),
+        "valid": bool(c.valid),
+        "inbound": bool(c.inbound),
+        "cipher": Cipher(c.cipher),
+        "auth": Auth(c.auth),
         "des_key": c.des_key.to_bytes(8, "big"),
         "inner": c.inner.to_bytes(HASH_STATE_BYTES, "big"),
         "outer": c.outer.to_bytes(HASH_STATE_BYTES, "big"),
@@ -281,15 +347,25 @@ def result_word_count(header_word: int) -> int:
     return 1 + -(-h.data_len // WORD_BYTES) + (ICV_WORDS if h.has_icv else 0)
 
 
-def pack_result(tag: int, conn_id: int, status: Status, data: bytes = b"",
-                icv: bytes | None = None) -> list[int]:
+def pack_result(
+    tag: int, conn_id: int, status: Status, data: bytes = b"", icv: bytes | None = None
+) -> list[int]:
     """The words of one result frame: what a model of the engine emits for a finished job."""
     if status is not Status.OK:
         data, icv = b"", None
-    header = ResultHeader.const({
-        "tag": tag, "status": status, "conn_id": conn_id, "data_len": len(data),
-        "has_icv": int(icv is not None),
-    }).as_value().value
+    header = (
+        ResultHeader.const(
+            {
+                "tag": tag,
+                "status": status,
+                "conn_id": conn_id,
+                "data_len": len(data),
+                "has_icv": int(icv is not None),
+            }
+        )
+        .as_value()
+        .value
+    )
     words = [header] + _words(data)
     if icv is not None:
         words += _words(icv.ljust(ICV_BYTES, b"\0"))
@@ -301,10 +377,9 @@ def parse_result(words: list[int]) -> ResultFrame:
     h = ResultHeader.from_bits(words[0])
     status = Status(h.status)
     n_data = -(-h.data_len // WORD_BYTES)
-    body = b"".join(w.to_bytes(WORD_BYTES, "big") for w in words[1:1 + n_data])
+    body = b"".join(w.to_bytes(WORD_BYTES, "big") for w in words[1 : 1 + n_data])
     icv = None
     if h.has_icv:
-        icv_words = words[1 + n_data:1 + n_data + ICV_WORDS]
+        icv_words = words[1 + n_data : 1 + n_data + ICV_WORDS]
         icv = b"".join(w.to_bytes(WORD_BYTES, "big") for w in icv_words)
-    return ResultFrame(tag=h.tag, conn_id=h.conn_id, status=status,
-                       data=body[:h.data_len], icv=icv)
+    return ResultFrame(tag=h.tag, conn_id=h.conn_id, status=status, data=body[: h.data_len], icv=icv)

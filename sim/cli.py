@@ -10,8 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS: list[str] = [
-]
+SUBCOMMANDS: list[str] = []
 """Modules that provide a subcommand, in the order `esa --help` lists them."""
 
 

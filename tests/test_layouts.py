@@ -18,8 +18,14 @@ from hdl.layouts import (
 
 def test_job_header_bit_positions():
     # op in bits 3..0, conn_id 31..16, tag 47..32, auth_len 63..48 of word 0; cipher_len 15..0 of word 1
-    words = pack_job(Op.ENCRYPT_AUTH, conn_id=0x0123, tag=0xBEEF, auth_data=bytes(16),
-                     cipher_data=bytes(24), iv=bytes.fromhex("0102030405060708")).words
+    words = pack_job(
+        Op.ENCRYPT_AUTH,
+        conn_id=0x0123,
+        tag=0xBEEF,
+        auth_data=bytes(16),
+        cipher_data=bytes(24),
+        iv=bytes.fromhex("0102030405060708"),
+    ).words
     assert words[0] == (16 << 48) | (0xBEEF << 32) | (0x0123 << 16) | 0b0011
     assert words[1] == 24
     assert words[2] == 0x0102030405060708
@@ -37,12 +43,15 @@ def test_verify_job_carries_left_aligned_icv():
     assert words[-2:] == (0x0102030405060708, 0x090A0B0C00000000)
 
 
-@pytest.mark.parametrize("op,kw", [
-    (Op.ENCRYPT, {}),
-    (Op.AUTH, {"iv": bytes(8)}),
-    (Op.VERIFY, {}),
-    (Op.ENCRYPT_AUTH, {"iv": bytes(8), "icv": bytes(12)}),
-])
+@pytest.mark.parametrize(
+    "op,kw",
+    [
+        (Op.ENCRYPT, {}),
+        (Op.AUTH, {"iv": bytes(8)}),
+        (Op.VERIFY, {}),
+        (Op.ENCRYPT_AUTH, {"iv": bytes(8), "icv": bytes(12)}),
+    ],
+)
 def test_pack_job_refuses_inconsistent_arguments(op, kw):
     with pytest.raises(ValueError):
         pack_job(op, 1, 2, **kw)
@@ -50,8 +59,14 @@ def test_pack_job_refuses_inconsistent_arguments(op, kw):
 
 def test_context_round_trip_and_left_aligned_md5_state():
     md5_state = bytes(range(16))
-    bits = pack_context(inbound=True, cipher=Cipher.DES_CBC, auth=Auth.HMAC_MD5_96,
-                        des_key=bytes.fromhex("0123456789abcdef"), inner=md5_state, outer=md5_state)
+    bits = pack_context(
+        inbound=True,
+        cipher=Cipher.DES_CBC,
+        auth=Auth.HMAC_MD5_96,
+        des_key=bytes.fromhex("0123456789abcdef"),
+        inner=md5_state,
+        outer=md5_state,
+    )
     ctx = unpack_context(bits)
     assert ctx["valid"] and ctx["inbound"]
     assert ctx["cipher"] is Cipher.DES_CBC and ctx["auth"] is Auth.HMAC_MD5_96
