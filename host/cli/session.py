@@ -22,7 +22,7 @@ from host.cli.tree import Mode, collect_help, dispatch
 from host.config.errors import ConfigError
 from host.config.model import RouterConfig
 
-__all__ = ["Session", "Outcome", "ConfigOnlyRouter"]
+__all__ = ["Session", "Outcome", "ConfigOnlyRouter", "run_exec"]
 
 
 @dataclass
@@ -145,3 +145,10 @@ class Session:
         """The screen text of typing ``line`` at the prompt: prompt, line, then the feedback."""
         prompt = self.prompt
         return f"{prompt}{line}\n" + self.run(line).feedback(len(prompt))
+
+
+def run_exec(router: Any, command: str) -> str:
+    """The screen output of one privileged exec command on ``router`` (errors as IOS feedback);
+    what the lab uses to run ``show`` commands at chosen times."""
+    session = Session(router, mode="enable")
+    return session.run(command).feedback(len(session.prompt))

@@ -13,7 +13,7 @@ from typing import Any
 
 from host.cli.session import Session
 
-__all__ = ["LineError", "load_config"]
+__all__ = ["LineError", "load_config", "config_from_text"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,11 @@ def load_config(router: Any, text: str, source: str = "config") -> list[LineErro
         if not session.mode.configuring:
             session.mode, session.key = session.modes["config"], None
     return errors
+
+
+def config_from_text(text: str, source: str = "config") -> tuple[Any, list[LineError]]:
+    """A new configuration-only router with ``text`` loaded, and the refused lines."""
+    from host.cli.session import ConfigOnlyRouter
+
+    router = ConfigOnlyRouter()
+    return router, load_config(router, text, source)

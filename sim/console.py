@@ -1,0 +1,128 @@
+"""``esa console [--config FILE] [--engine NAME]``: an IOS-like shell on one emulated router.
+
+With stdin a terminal it is interactive (prompt_toolkit): ``?`` shows help at once, Tab completes
+a unique keyword, Ctrl-Z leaves configuration mode, Ctrl-D or ``exit`` ends the session. With stdin
+not a terminal (a pipe or a file) it runs the lines as a session script, printing each prompt and
+line followed by its output, and exits 0 at the end of input or at ``exit``; it exits non-zero
+only if it could not start (an unreadable ``--config`` file, an unknown engine).
+
+``--config FILE`` loads a configuration first, as if typed in global configuration mode; refused
+lines are printed with their line number and IOS feedback, and the rest loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from host.cli.session import ConfigOnlyRouter, Session
+from host.config.loader import load_config
+
+__all__ = ["register", "build_router", "run_script", "main"]
+
+
+def build_router(engine: str) -> Any:
+    """The router object the console works on. For now: configuration only; the data plane
+    will provide a router with SA database and engine (anything with a ``config`` attribute)."""
+    return ConfigOnlyRouter(engine=engine)
+
+
+def load_file(router: Any, path: Path, out: TextIO) -> None:
+    """Load ``path`` into ``router``, printing each refused line."""
+    for error in load_config(router, path.read_text(), source=str(path)):
+        out.write(str(error))
+
+
+def run_script(session: Session, lines: TextIO, out: TextIO) -> None:
+    """Run piped lines as a session: prompt and line echoed, then the feedback."""
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        out.write(session.transcript(line))
+        if session.ended:
+            return
+    out.write(session.prompt + "\n")
+
+
+def _interactive(session: Session) -> None:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.application import run_in_terminal
+    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.key_binding import KeyBindings
+
+    class IosCompleter(Completer):
+        def get_completions(self, document, complete_event):  # noqa: ANN001, ANN201
+            text = document.text_before_cursor
+            outcome = session.run(text + "?")
+            if outcome.help is None or outcome.help.partial is None:
+                return
+            partial = outcome.help.partial
+            for word, _ in outcome.help.options:
+                if word[:1].islower() and word.startswith(partial.lower()):
+                    yield Completion(word + " ", start_position=-len(partial))
+
+    keys = KeyBindings()
+
+    @keys.add("?")
+    def _(event) -> None:  # noqa: ANN001
+        buffer = event.app.current_buffer
+        text = buffer.text
+        outcome = session.run(text + "?")
+        run_in_terminal(
+            lambda: print(f"{session.prompt}{text}?\n" + outcome.feedback(len(session.prompt)), end="")
+        )
+
+    @keys.add("c-z")
+    def _(event) -> None:  # noqa: ANN001
+        event.app.current_buffer.text = "end"
+        event.app.current_buffer.validate_and_handle()
+
+    prompt = PromptSession(completer=IosCompleter(), key_bindings=keys, complete_while_typing=False)
+    while not session.ended:
+        try:
+            line = prompt.prompt(session.prompt)
+        except EOFError:
+            return
+        except KeyboardInterrupt:
+            continue
+        sys.stdout.write(session.run(line).feedback(len(session.prompt)))
+
+
+def main(args: argparse.Namespace) -> int:
+    from driver.registry import known_engines
+
+    if args.engine not in known_engines():
+        print(
+            f"esa console: unknown engine {args.engine!r} (known: {', '.join(known_engines())})",
+            file=sys.stderr,
+        )
+        return 2
+    router = build_router(args.engine)
+    if args.config is not None:
+        try:
+            load_file(router, Path(args.config), sys.stdout)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"esa console: cannot read {args.config}: {exc}", file=sys.stderr)
+            return 2
+    session = Session(router)
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        _interactive(session)
+    else:
+        run_script(session, sys.stdin, sys.stdout)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``esa console``."""
+    p = subparsers.add_parser(
+        "console", help="an IOS-like shell on one emulated router", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--config", metavar="FILE", help="load this IOS configuration first")
+    p.add_argument(
+        "--engine",
+        metavar="NAME",
+        default="software",
+        help="crypto engine backend for the router (default: software)",
+    )
+    p.set_defaults(func=main)
