@@ -214,6 +214,27 @@ StreamWord = data.StructLayout(
 )
 """The payload of the ``jobs`` and ``results`` streams: one word and the end-of-frame flag."""
 
+PERF_COUNTER_BITS = 48
+"""Width of each performance counter (wraps after 2**48 events: weeks at 100 MHz)."""
+
+PerfCounters = data.StructLayout(
+    {
+        "cycles": PERF_COUNTER_BITS,
+        "busy_cycles": PERF_COUNTER_BITS,
+        "stall_cycles": PERF_COUNTER_BITS,
+        "jobs_done": PERF_COUNTER_BITS,
+        "des_blocks": PERF_COUNTER_BITS,
+        "hash_blocks": PERF_COUNTER_BITS,
+    }
+)
+"""The engine's free-running performance counters (all reset to zero with the engine).
+
+``cycles``: clock cycles since reset. ``busy_cycles``: cycles with at least one job inside the
+engine. ``stall_cycles``: cycles in which a job word was offered but not taken, or a result word
+was offered but not taken by the host. ``jobs_done``: result frames completed. ``des_blocks``:
+8-byte blocks that left the cipher. ``hash_blocks``: 64-byte blocks the hash lanes compressed.
+"""
+
 HEADER_WORDS = JobHeader.size // 64
 
 

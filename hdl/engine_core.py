@@ -1,0 +1,162 @@
+"""The engine without its crypto units: contexts, job slots, buffers, scheduling, result framing.
+
+:class:`EngineCore` owns the SA context memory, the job intake, the input buffer (one region of
+``slot_words`` words per job slot), the output buffer (cipher output, same addressing), the slot
+scheduler, the result emitter and the performance counters. It drives the crypto units through
+its :class:`~hdl.crypto_ports.CipherPort` and :class:`~hdl.crypto_ports.HashPort`;
+:class:`hdl.engine.Engine` connects those to the CBC unit and the hash lanes.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .context_memory import ContextMemory
+from .crypto_ports import CipherPort, HashPort
+from .job_intake import JobIntake
+from .layouts import ContextWrite, PerfCounters, StreamWord
+from .result_buffer import ResultEmitter
+from .scheduler import SlotScheduler
+
+__all__ = ["EngineCore"]
+
+
+class EngineCore(wiring.Component):
+    """Everything of the engine but the cipher and hash units.
+
+    Parameters
+    ----------
+    conns : SA context slots (conn ids 0..conns-1).
+    slots : jobs held at once (parsed, in work, or being sent).
+    max_job_bytes : the most data (``auth_len + cipher_len``) one job may carry; a power of two
+        multiple of 8. Longer jobs complete with ``BAD_LENGTH``.
+
+    Ports
+    -----
+    jobs, results, contexts, perf : as :class:`hdl.engine.Engine`.
+    cipher : Out(CipherPort) / hash : Out(HashPort)
+        Towards the crypto units.
+    """
+
+    def __init__(self, *, conns: int = 1024, slots: int = 32, max_job_bytes: int = 2048) -> None:
+        slot_words = max_job_bytes // 8
+        if max_job_bytes % 8 or slot_words < 2 or slot_words & (slot_words - 1):
+            raise ValueError(f"max_job_bytes must be 8 times a power of two >= 2, not {max_job_bytes}")
+        if not 1 <= slots <= 256:
+            raise ValueError(f"slots must be 1..256, not {slots}")
+        self.conns, self.slots, self.max_job_bytes = conns, slots, max_job_bytes
+        self.slot_words = slot_words
+        self.slot_bits = max(1, (slots - 1).bit_length())
+        self.idx_bits = (slot_words - 1).bit_length()
+        super().__init__(
+            {
+                "jobs": In(stream.Signature(StreamWord)),
+                "results": Out(stream.Signature(StreamWord)),
+                "contexts": In(stream.Signature(ContextWrite)),
+                "perf": Out(PerfCounters),
+                "cipher": Out(CipherPort(self.slot_bits, self.idx_bits)),
+                "hash": Out(HashPort(self.slot_bits, self.idx_bits)),
+            }
+        )
+        self.context_memory = ContextMemory(conns)
+        self.intake = JobIntake(slots, slot_words)
+        self.scheduler = SlotScheduler(slots, slot_words)
+        self.emitter = ResultEmitter(slots, slot_words)
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        m.submodules.ctx = ctx = self.context_memory
+        m.submodules.intake = intake = self.intake
+        m.submodules.sched = sched = self.scheduler
+        m.submodules.emit = emit = self.emitter
+        depth = self.slots * self.slot_words
+        m.submodules.in_buf = in_buf = Memory(shape=64, depth=depth, init=[])
+        m.submodules.out_buf = out_buf = Memory(shape=64, depth=depth, init=[])
+
+        wiring.connect(m, wiring.flipped(self.contexts), ctx.contexts)
+        wiring.connect(m, wiring.flipped(self.jobs), intake.jobs)
+        wiring.connect(m, emit.results, wiring.flipped(self.results))
+
+        m.d.comb += [
+            ctx.rd_addr.eq(intake.ctx_addr),
+            ctx.rd_en.eq(intake.ctx_en),
+            intake.ctx.eq(ctx.rd_data),
+            intake.ctx_in_range.eq(ctx.rd_in_range),
+            intake.free.eq(sched.free),
+            sched.alloc.eq(intake.alloc),
+            sched.alloc_slot.eq(intake.alloc_slot),
+            sched.commit.eq(intake.commit),
+            sched.record.eq(intake.record),
+            emit.commit.eq(intake.commit),
+            emit.record.eq(intake.record),
+            emit.finished.eq(sched.finished),
+            emit.icv_bad.eq(sched.icv_bad),
+            sched.take.eq(emit.take),
+            sched.take_slot.eq(emit.take_slot),
+            sched.release.eq(emit.release),
+            sched.release_slot.eq(emit.release_slot),
+            sched.icv_rd_en.eq(emit.icv_rd_en),
+            sched.icv_rd_slot.eq(emit.icv_rd_slot),
+            emit.icv_rd_data.eq(sched.icv_rd_data),
+        ]
+
+        # Input buffer: written by the intake, read by the cipher and the hash.
+        in_w = in_buf.write_port()
+        m.d.comb += [in_w.en.eq(intake.wr_en), in_w.addr.eq(intake.wr_addr), in_w.data.eq(intake.wr_data)]
+        in_rc = in_buf.read_port()
+        in_rh = in_buf.read_port()
+        # Output buffer: written by the cipher, read by the emitter and the hash.
+        out_w = out_buf.write_port()
+        out_re = out_buf.read_port()
+        out_rh = out_buf.read_port()
+        cp, hp = self.cipher, self.hash
+        m.d.comb += [
+            in_rc.en.eq(cp.rd_en),
+            in_rc.addr.eq(cp.rd_addr),
+            cp.rd_data.eq(in_rc.data),
+            out_w.en.eq(cp.wr_en),
+            out_w.addr.eq(cp.wr_addr),
+            out_w.data.eq(cp.wr_data),
+            out_re.en.eq(emit.out_rd_en),
+            out_re.addr.eq(emit.out_rd_addr),
+            emit.out_rd_data.eq(out_re.data),
+            in_rh.en.eq(hp.rd_en & ~hp.rd_out),
+            in_rh.addr.eq(hp.rd_addr),
+            out_rh.en.eq(hp.rd_en & hp.rd_out),
+            out_rh.addr.eq(hp.rd_addr),
+        ]
+        h_from_out = Signal()
+        with m.If(hp.rd_en):
+            m.d.sync += h_from_out.eq(hp.rd_out)
+        m.d.comb += hp.rd_data.eq(in_rh.data)
+        with m.If(h_from_out):
+            m.d.comb += hp.rd_data.eq(out_rh.data)
+
+        # Work to and from the units.
+        wiring.connect(m, sched.cipher_start, wiring.flipped(cp.start))
+        wiring.connect(m, sched.hash_start, wiring.flipped(hp.start))
+        m.d.comb += [
+            sched.cipher_done.eq(cp.done),
+            sched.cipher_done_slot.eq(cp.done_slot),
+            sched.hash_done.eq(hp.done),
+            sched.hash_done_slot.eq(hp.done_slot),
+            sched.hash_done_icv.eq(hp.done_icv),
+        ]
+
+        # Performance counters.
+        p = self.perf
+        stall = (self.jobs.valid & ~self.jobs.ready) | (self.results.valid & ~self.results.ready)
+        m.d.sync += [
+            p.cycles.eq(p.cycles + 1),
+            p.busy_cycles.eq(p.busy_cycles + sched.busy),
+            p.stall_cycles.eq(p.stall_cycles + stall),
+            p.jobs_done.eq(
+                p.jobs_done + (self.results.valid & self.results.ready & self.results.payload.last)
+            ),
+            p.des_blocks.eq(p.des_blocks + cp.wr_en),
+            p.hash_blocks.eq(p.hash_blocks + hp.block),
+        ]
+        return m

@@ -1,0 +1,264 @@
+"""Job intake: parses job frames, looks up the SA context, validates, and stores the job in a slot.
+
+A frame is two :data:`~hdl.layouts.JobHeader` words, the IV word (ciphering ops), the data words
+and the expected ICV words (verifying ops), ``last`` on the final word (see :mod:`hdl.layouts`).
+Every frame, good or bad, takes a job slot and ends in exactly one :attr:`JobIntake.commit`
+pulse carrying its :data:`JobRecord`; a bad frame is drained to its ``last`` word first, so a
+malformed job never desynchronises the stream or hangs the engine.
+
+Checks, in order of precedence (the first that fails sets the status):
+
+``BAD_CONN``
+    The conn id is at or beyond the engine's contexts, or its context is not valid.
+``BAD_OP``
+    The op is not one of :class:`~hdl.layouts.Op`'s values; or its direction differs from the
+    context's; or it ciphers and the context has no cipher (or the reverse); or it authenticates
+    and the context has no authenticator (or the reverse).
+``BAD_LENGTH``
+    ``cipher_len`` is not a multiple of 8; a ciphering job's ``auth_len`` is not a multiple of 8;
+    a job that does not cipher has ``cipher_len`` other than 0; the data exceed the engine's
+    ``max_job_bytes``; or ``last`` comes before or after the word the lengths call for.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import ICV_WORDS, Auth, Cipher, JobHeader, Op, SAContext, Status, StreamWord
+
+__all__ = ["JobRecord", "JobIntake", "job_record_layout"]
+
+
+def job_record_layout(slot_bits: int) -> data.StructLayout:
+    """The record of one parsed job, as the intake hands it to the rest of the engine.
+
+    ``slot``: where its data words sit in the input buffer. ``status``: OK or the first failed
+    check. ``op``, ``tag``, ``conn_id``, ``auth_len``, ``cipher_len``: from the header.
+    ``ctx``: the SA context as read when the header arrived. ``iv``: the IV word.
+    ``icv``: the expected ICV (verifying jobs), left-aligned.
+    """
+    return data.StructLayout(
+        {
+            "slot": slot_bits,
+            "status": Status,
+            "op": 4,
+            "tag": 16,
+            "conn_id": 16,
+            "auth_len": 16,
+            "cipher_len": 16,
+            "ctx": SAContext,
+            "iv": 64,
+            "icv": 64 * ICV_WORDS,
+        }
+    )
+
+
+JobRecord = job_record_layout
+"""Alias kept short for readers of the engine: ``JobRecord(slot_bits)``."""
+
+_VALID_OPS = [op.value for op in Op]
+
+
+class JobIntake(wiring.Component):
+    """Parses the ``jobs`` stream into job slots.
+
+    Ports
+    -----
+    jobs : In(stream of StreamWord)
+        Job frames from the host. Not ready while no slot is free at a frame's first word, and for
+        two cycles per frame (the context check and the commit).
+    ctx_addr, ctx_en : Out
+        Read request to the context memory (conn id of the frame being parsed).
+    ctx, ctx_in_range : In
+        The context read back a cycle later, and whether the conn id was within range.
+    free : In(slots)
+        Bitmap of free job slots; the intake takes the lowest free one.
+    alloc : Out(1)
+        Pulses when the intake takes slot ``alloc_slot``.
+    alloc_slot : Out(slot_bits)
+    wr_en, wr_addr, wr_data : Out
+        Writes of data words into the input buffer: ``wr_addr`` is ``slot * slot_words + index``.
+    commit : Out(1)
+        Pulses once per frame, after its ``last`` word, with ``record`` valid.
+    record : Out(JobRecord)
+    """
+
+    def __init__(self, slots: int, slot_words: int) -> None:
+        self.slots = slots
+        self.slot_words = slot_words
+        self.slot_bits = max(1, (slots - 1).bit_length())
+        self.idx_bits = max(1, (slot_words - 1).bit_length())
+        if slot_words != 1 << self.idx_bits:
+            raise ValueError("slot_words must be a power of two")
+        super().__init__(
+            {
+                "jobs": In(stream.Signature(StreamWord)),
+                "ctx_addr": Out(16),
+                "ctx_en": Out(1),
+                "ctx": In(SAContext),
+                "ctx_in_range": In(1),
+                "free": In(slots),
+                "alloc": Out(1),
+                "alloc_slot": Out(self.slot_bits),
+                "wr_en": Out(1),
+                "wr_addr": Out(self.slot_bits + self.idx_bits),
+                "wr_data": Out(64),
+                "commit": Out(1),
+                "record": Out(job_record_layout(self.slot_bits)),
+            }
+        )
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        rec = self.record
+        word = self.jobs.payload
+        hdr0 = JobHeader(Cat(word.data, C(0, 64)))  # word 0 carries bits 63..0 of the header
+
+        # The lowest free slot.
+        any_free = Signal()
+        lowest = Signal(self.slot_bits)
+        for i in reversed(range(self.slots)):
+            with m.If(self.free[i]):
+                m.d.comb += lowest.eq(i)
+        m.d.comb += any_free.eq(self.free.any())
+
+        accept = Signal()
+        m.d.comb += accept.eq(self.jobs.valid & self.jobs.ready)
+
+        ended = Signal()  # `last` already seen on a header word
+        expected = Signal(20)  # body words the lengths call for
+        count = Signal(20)  # body words accepted so far
+        data_words = Signal(18)
+        ciphers = Signal()
+        verifies = Signal()
+        hdr_status = Signal(Status)
+
+        op = rec.op
+        op_cipher, op_auth, op_in = op[0], op[1], op[2]
+        ctx = self.ctx
+
+        with m.FSM(name="intake"):
+            with m.State("HDR0"):
+                m.d.comb += [
+                    self.jobs.ready.eq(any_free),
+                    self.ctx_addr.eq(hdr0.conn_id),
+                    self.ctx_en.eq(accept),
+                    self.alloc.eq(accept),
+                    self.alloc_slot.eq(lowest),
+                ]
+                with m.If(accept):
+                    m.d.sync += [
+                        rec.slot.eq(lowest),
+                        rec.op.eq(hdr0.op),
+                        rec.conn_id.eq(hdr0.conn_id),
+                        rec.tag.eq(hdr0.tag),
+                        rec.auth_len.eq(hdr0.auth_len),
+                        rec.cipher_len.eq(0),
+                        rec.iv.eq(0),
+                        rec.icv.eq(0),
+                        count.eq(0),
+                    ]
+                    with m.If(word.last):
+                        m.d.sync += rec.status.eq(Status.BAD_LENGTH)
+                        m.next = "COMMIT"
+                    with m.Else():
+                        m.next = "HDR1"
+            with m.State("HDR1"):
+                m.d.comb += self.jobs.ready.eq(1)
+                with m.If(accept):
+                    m.d.sync += [
+                        rec.cipher_len.eq(word.data[:16]),
+                        ended.eq(word.last),
+                    ]
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                # The context read issued at HDR0 is valid now; the header is complete.
+                total = rec.auth_len + rec.cipher_len
+                m.d.comb += [
+                    data_words.eq((total + 7) >> 3),
+                    ciphers.eq(op_cipher),
+                    verifies.eq(op_auth & op_in),
+                ]
+                op_known = Signal()
+                m.d.comb += op_known.eq(0)
+                for v in _VALID_OPS:
+                    with m.If(op == v):
+                        m.d.comb += op_known.eq(1)
+                has_cipher = ctx.cipher != Cipher.NONE
+                has_auth = ctx.auth != Auth.NONE
+                with m.If(~self.ctx_in_range | ~ctx.valid):
+                    m.d.comb += hdr_status.eq(Status.BAD_CONN)
+                with m.Elif(
+                    ~op_known | (op_in != ctx.inbound) | (op_cipher != has_cipher) | (op_auth != has_auth)
+                ):
+                    m.d.comb += hdr_status.eq(Status.BAD_OP)
+                with m.Elif(
+                    (rec.cipher_len[:3] != 0)
+                    | (op_cipher & (rec.auth_len[:3] != 0))
+                    | (~op_cipher & (rec.cipher_len != 0))
+                    | (data_words > self.slot_words)
+                ):
+                    m.d.comb += hdr_status.eq(Status.BAD_LENGTH)
+                with m.Else():
+                    m.d.comb += hdr_status.eq(Status.OK)
+                exp_c = Signal(20)
+                m.d.comb += exp_c.eq(ciphers + data_words + (verifies * ICV_WORDS))
+                m.d.sync += [expected.eq(exp_c), rec.ctx.eq(ctx)]
+                with m.If(hdr_status != Status.OK):
+                    m.d.sync += rec.status.eq(hdr_status)
+                    with m.If(ended):
+                        m.next = "COMMIT"
+                    with m.Else():
+                        m.next = "DRAIN"
+                with m.Elif(ended):
+                    m.d.sync += rec.status.eq(Mux(exp_c == 0, Status.OK, Status.BAD_LENGTH))
+                    m.next = "COMMIT"
+                with m.Elif(exp_c == 0):
+                    m.d.sync += rec.status.eq(Status.BAD_LENGTH)
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += rec.status.eq(Status.OK)
+                    m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += self.jobs.ready.eq(1)
+                is_iv = ciphers & (count == 0)
+                m.d.comb += [
+                    ciphers.eq(op_cipher),
+                    verifies.eq(op_auth & op_in),
+                    data_words.eq((rec.auth_len + rec.cipher_len + 7) >> 3),
+                ]
+                d_index = Signal(20)
+                m.d.comb += d_index.eq(count - ciphers)
+                is_data = ~is_iv & (d_index < data_words)
+                icv_index = Signal(20)
+                m.d.comb += icv_index.eq(d_index - data_words)
+                m.d.comb += [
+                    self.wr_en.eq(accept & is_data),
+                    self.wr_addr.eq((rec.slot << self.idx_bits) | d_index[: self.idx_bits]),
+                    self.wr_data.eq(word.data),
+                ]
+                with m.If(accept):
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(is_iv):
+                        m.d.sync += rec.iv.eq(word.data)
+                    with m.Elif(~is_data):
+                        for i in range(ICV_WORDS):
+                            with m.If(icv_index == i):
+                                m.d.sync += rec.icv.word_select(ICV_WORDS - 1 - i, 64).eq(word.data)
+                    with m.If(word.last):
+                        with m.If(count + 1 != expected):
+                            m.d.sync += rec.status.eq(Status.BAD_LENGTH)
+                        m.next = "COMMIT"
+                    with m.Elif(count + 1 == expected):
+                        m.d.sync += rec.status.eq(Status.BAD_LENGTH)
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += self.jobs.ready.eq(1)
+                with m.If(accept & word.last):
+                    m.next = "COMMIT"
+            with m.State("COMMIT"):
+                m.d.comb += self.commit.eq(1)
+                m.next = "HDR0"
+        return m

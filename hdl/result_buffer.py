@@ -1,0 +1,218 @@
+"""Result framing: sends each finished job as one result frame and frees its slot.
+
+A frame is a :data:`~hdl.layouts.ResultHeader` word, the job's output words (the ciphered
+region, read from the output buffer; only for ciphering jobs whose status is OK) and the two
+ICV words (outbound authenticating jobs whose status is OK). Failed jobs, including verifies
+whose ICV did not match, send the header alone: unauthenticated plaintext never leaves.
+Finished slots are sent in round-robin order, so results may leave out of job order.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .job_intake import job_record_layout
+from .layouts import ICV_WORDS, ResultHeader, Status, StreamWord
+from .scheduler import RoundRobin
+
+__all__ = ["ResultEmitter"]
+
+_KIND_HDR, _KIND_DATA, _KIND_ICV0, _KIND_ICV1 = range(4)
+
+
+class ResultEmitter(wiring.Component):
+    """Builds result frames from finished slots.
+
+    Ports
+    -----
+    commit, record : In
+        The intake's record of each job (kept per slot for the result header).
+    finished, icv_bad : In(slots)
+        Slots ready to send; slots whose ICV check failed.
+    take, take_slot : Out
+        Pulses when the emitter starts a slot's frame.
+    release, release_slot : Out
+        Pulses when the slot's last word has been read: the slot may be reused.
+    icv_rd_en, icv_rd_slot : Out / icv_rd_data : In
+        Read of the slot's generated ICV.
+    out_rd_en, out_rd_addr : Out / out_rd_data : In
+        Reads of the output buffer.
+    results : Out(stream of StreamWord)
+        Result frames to the host; any back-pressure is honoured word by word.
+    """
+
+    FIFO_DEPTH = 4
+
+    def __init__(self, slots: int, slot_words: int) -> None:
+        self.slots = slots
+        self.slot_bits = max(1, (slots - 1).bit_length())
+        self.idx_bits = (slot_words - 1).bit_length()
+        sb, ib = self.slot_bits, self.idx_bits
+        super().__init__(
+            {
+                "commit": In(1),
+                "record": In(job_record_layout(sb)),
+                "finished": In(slots),
+                "icv_bad": In(slots),
+                "take": Out(1),
+                "take_slot": Out(sb),
+                "release": Out(1),
+                "release_slot": Out(sb),
+                "icv_rd_en": Out(1),
+                "icv_rd_slot": Out(sb),
+                "icv_rd_data": In(64 * ICV_WORDS),
+                "out_rd_en": Out(1),
+                "out_rd_addr": Out(sb + ib),
+                "out_rd_data": In(64),
+                "results": Out(stream.Signature(StreamWord)),
+            }
+        )
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        ib = self.idx_bits
+        r = self.record
+        info_layout = data.StructLayout(
+            {
+                "tag": 16,
+                "conn_id": 16,
+                "status": Status,
+                "op": 4,
+                "cipher_len": 16,
+            }
+        )
+        m.submodules.info_mem = info_mem = Memory(shape=info_layout, depth=self.slots, init=[])
+        iw = info_mem.write_port()
+        m.d.comb += [
+            iw.en.eq(self.commit),
+            iw.addr.eq(r.slot),
+            iw.data.tag.eq(r.tag),
+            iw.data.conn_id.eq(r.conn_id),
+            iw.data.status.eq(r.status),
+            iw.data.op.eq(r.op),
+            iw.data.cipher_len.eq(r.cipher_len),
+        ]
+        first_mem = Memory(shape=ib, depth=self.slots, init=[])
+        m.submodules.first_mem = first_mem
+        fw = first_mem.write_port()
+        m.d.comb += [fw.en.eq(self.commit), fw.addr.eq(r.slot), fw.data.eq(r.auth_len[3:])]
+        ir = info_mem.read_port()
+        fr = first_mem.read_port()
+        m.d.comb += [ir.en.eq(0), fr.en.eq(0)]  # enables are 1 unless driven; set on a pick only
+
+        m.submodules.fifo = fifo = SyncFIFO(width=StreamWord.size, depth=self.FIFO_DEPTH)
+        m.d.comb += [
+            self.results.valid.eq(fifo.r_rdy),
+            self.results.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.results.ready),
+        ]
+
+        m.submodules.rr = rr = RoundRobin(self.slots)
+        m.d.comb += rr.requests.eq(self.finished)
+
+        slot = Signal(self.slot_bits)
+        header = Signal(ResultHeader)
+        icv = Signal(64 * ICV_WORDS)
+        n_data = Signal(ib + 1)
+        first = Signal(ib)
+        has_icv = Signal()
+        j = Signal(ib + 1)
+        phase = Signal(range(4))
+
+        # Issue stage -> (one cycle, output-buffer read) -> FIFO write.
+        s2_valid = Signal()
+        s2_kind = Signal(range(4))
+        s2_last = Signal()
+        space = Signal()
+        m.d.comb += space.eq(fifo.w_level + s2_valid < self.FIFO_DEPTH)
+        issue = Signal()
+        i_kind = Signal(range(4))
+        i_last = Signal()
+        m.d.sync += [s2_valid.eq(issue), s2_kind.eq(i_kind), s2_last.eq(i_last)]
+        word = Signal(64)
+        with m.Switch(s2_kind):
+            with m.Case(_KIND_HDR):
+                m.d.comb += word.eq(header.as_value())
+            with m.Case(_KIND_DATA):
+                m.d.comb += word.eq(self.out_rd_data)
+            with m.Case(_KIND_ICV0):
+                m.d.comb += word.eq(icv[64:])
+            with m.Case(_KIND_ICV1):
+                m.d.comb += word.eq(icv[:64])
+        wpay = Signal(StreamWord)
+        m.d.comb += [wpay.data.eq(word), wpay.last.eq(s2_last), fifo.w_data.eq(wpay), fifo.w_en.eq(s2_valid)]
+
+        with m.FSM(name="emit"):
+            with m.State("IDLE"):
+                with m.If(rr.valid):
+                    m.d.comb += [
+                        ir.addr.eq(rr.grant),
+                        ir.en.eq(1),
+                        fr.addr.eq(rr.grant),
+                        fr.en.eq(1),
+                        self.icv_rd_slot.eq(rr.grant),
+                        self.icv_rd_en.eq(1),
+                        self.take.eq(1),
+                        self.take_slot.eq(rr.grant),
+                        rr.advance.eq(1),
+                    ]
+                    m.d.sync += slot.eq(rr.grant)
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                info = ir.data
+                status = Signal(Status)
+                m.d.comb += status.eq(info.status)
+                with m.If(self.icv_bad.bit_select(slot, 1)):
+                    m.d.comb += status.eq(Status.ICV_MISMATCH)
+                ok = status == Status.OK
+                op_cipher, op_auth, op_in = info.op[0], info.op[1], info.op[2]
+                gen_icv = ok & op_auth & ~op_in
+                with_data = ok & op_cipher
+                m.d.sync += [
+                    header.tag.eq(info.tag),
+                    header.status.eq(status),
+                    header.has_icv.eq(gen_icv),
+                    header.conn_id.eq(info.conn_id),
+                    header.data_len.eq(0),
+                    n_data.eq(0),
+                    has_icv.eq(gen_icv),
+                    icv.eq(self.icv_rd_data),
+                    first.eq(fr.data),
+                    j.eq(0),
+                    phase.eq(_KIND_HDR),
+                ]
+                with m.If(with_data):
+                    m.d.sync += [header.data_len.eq(info.cipher_len), n_data.eq(info.cipher_len[3:])]
+                m.next = "SEND"
+            with m.State("SEND"):
+                last_data = (j + 1 == n_data) & ~has_icv
+                with m.If(space):
+                    m.d.comb += [issue.eq(1), i_kind.eq(phase)]
+                    with m.Switch(phase):
+                        with m.Case(_KIND_HDR):
+                            m.d.comb += i_last.eq((n_data == 0) & ~has_icv)
+                            with m.If(n_data != 0):
+                                m.d.sync += phase.eq(_KIND_DATA)
+                            with m.Elif(has_icv):
+                                m.d.sync += phase.eq(_KIND_ICV0)
+                        with m.Case(_KIND_DATA):
+                            m.d.comb += [
+                                i_last.eq(last_data),
+                                self.out_rd_en.eq(1),
+                                self.out_rd_addr.eq((slot << ib) | (first + j)[:ib]),
+                            ]
+                            m.d.sync += j.eq(j + 1)
+                            with m.If(j + 1 == n_data):
+                                m.d.sync += phase.eq(_KIND_ICV0)
+                        with m.Case(_KIND_ICV0):
+                            m.d.sync += phase.eq(_KIND_ICV1)
+                        with m.Case(_KIND_ICV1):
+                            m.d.comb += i_last.eq(1)
+                    with m.If(i_last):
+                        m.d.comb += [self.release.eq(1), self.release_slot.eq(slot)]
+                        m.next = "IDLE"
+        return m
