@@ -57,6 +57,11 @@ class _InternalError(ConfigError):
     pass
 
 
+def _internal(exc: Exception) -> ConfigError:
+    detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return _InternalError(f"Internal error: {detail}")
+
+
 def _depth(error: CliError) -> int:
     if isinstance(error, InvalidInput):
         return error.col
@@ -109,7 +114,12 @@ class Session:
         if cur.empty or line.lstrip().startswith("!"):
             return Outcome()
         if cur.help_wanted:
-            return Outcome(help=collect_help(self.mode.root, cur, self))
+            try:
+                return Outcome(help=collect_help(self.mode.root, cur, self))
+            except (CliError, ConfigError) as exc:
+                return Outcome(error=exc)
+            except Exception as exc:  # a bug must not kill the session
+                return Outcome(error=_internal(exc))
         errors: list[CliError] = []
         mode: Mode | None = self.mode
         while mode is not None:
@@ -125,8 +135,7 @@ class Session:
             except HelpRequest as exc:  # a handler asked for help on a line without '?'
                 return Outcome(help=exc)
             except Exception as exc:  # a bug must not kill the session
-                detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                return Outcome(error=_InternalError(f"Internal error: {detail}"))
+                return Outcome(error=_internal(exc))
             if self._next is not None:
                 self.mode, self.key = self.modes[self._next[0]], self._next[1]
             elif mode is not self.mode:

@@ -55,7 +55,7 @@ def _transform_set(cur: Cursor, s: Any) -> None:
         if word is None:
             break
         names.append(word)
-        problem = check_combination(names)
+        problem = check_combination(names, complete=False)
         if problem is not None and problem[0] == len(names) - 1:
             raise cur.invalid(problem[1], at=at)
     if not names and cur.peek() is not None:

@@ -66,11 +66,12 @@ bytes, MD5 at least 16, SHA 20; longer keys are truncated to this length when us
 _ORDER = {Role.AH: 0, Role.ESP_ENCRYPTION: 1, Role.ESP_AUTHENTICATION: 2}
 
 
-def check_combination(names: list[str]) -> tuple[int, str] | None:
+def check_combination(names: list[str], complete: bool = True) -> tuple[int, str] | None:
     """Check a transform list against Table 2.
 
     Returns None if allowed, else ``(index, reason)``: the first word that breaks a rule and why.
-    """
+    With ``complete`` False the list may still grow (an ESP authentication transform may wait
+    for its encryption transform)."""
     seen: dict[Role, str] = {}
     for i, name in enumerate(names):
         t = TRANSFORMS[name]
@@ -81,7 +82,7 @@ def check_combination(names: list[str]) -> tuple[int, str] | None:
         if t.role is Role.ESP_ENCRYPTION and name == "esp-rfc1829" and Role.ESP_AUTHENTICATION in seen:
             return i, "esp-rfc1829 does not allow an accompanying ESP authentication transform"
         seen[t.role] = name
-    if Role.ESP_AUTHENTICATION in seen and Role.ESP_ENCRYPTION not in seen:
+    if complete and Role.ESP_AUTHENTICATION in seen and Role.ESP_ENCRYPTION not in seen:
         index = names.index(seen[Role.ESP_AUTHENTICATION])
         return (
             index,
