@@ -205,7 +205,7 @@ class _Inbound(Step):
             if sa.mode is not Mode.TUNNEL:
                 return sa.drop(DropReason.BAD_NEXT_HEADER, "IP in IP on a transport SA")
             try:
-                ih, _ = ipv4.parse(rest)
+                ih = ipv4.parse_header(rest)
             except PacketError as e:
                 return sa.drop(DropReason.BAD_INNER, str(e))
             if ih.total_length != len(rest):

@@ -90,7 +90,7 @@ def prepare_outbound(sa: SecurityAssociation, datagram: bytes) -> Step | Drop:
     if sa.protocol is not Protocol.ESP or sa.inbound:
         raise ValueError(f"{sa!r} is not an outbound ESP SA")
     try:
-        hdr, payload = ipv4.parse(datagram, verify_checksum=False)
+        hdr = ipv4.parse_header(datagram, verify_checksum=False)
     except PacketError as e:
         return sa.drop(DropReason.BAD_PACKET, str(e))
     if sa.mode is Mode.TUNNEL:
@@ -102,7 +102,7 @@ def prepare_outbound(sa: SecurityAssociation, datagram: bytes) -> Step | Drop:
     else:
         if ipv4.is_fragment(hdr):
             return sa.drop(DropReason.BAD_PACKET, "transport mode cannot protect a fragment")
-        inner = payload
+        inner = datagram[hdr.header_length : hdr.total_length]
         nh = hdr.proto
         hdr.proto = _ESP
         out_hdr = hdr
@@ -164,7 +164,7 @@ class _Inbound(Step):
             if nh != _IPIP:
                 return sa.drop(DropReason.BAD_NEXT_HEADER, f"next header {nh} on a tunnel SA")
             try:
-                ih, _ = ipv4.parse(inner)
+                ih = ipv4.parse_header(inner)
             except PacketError as e:
                 return sa.drop(DropReason.BAD_INNER, str(e))
             if ih.total_length != len(inner):

@@ -73,11 +73,17 @@ def addr_str(addr: bytes) -> str:
     return socket.inet_ntoa(addr)
 
 
+_WORDS20 = struct.Struct("!10H")
+
+
 def checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071): one's complement of the one's complement sum."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    if len(data) == 20:  # the common case: an option-less header
+        total = sum(_WORDS20.unpack(data))
+    else:
+        if len(data) % 2:
+            data += b"\0"
+        total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -135,6 +141,13 @@ def parse(datagram: bytes, *, verify_checksum: bool = True) -> tuple[IPv4Header,
     Bytes beyond the header's total length (link-layer padding) are dropped. Raises
     :class:`PacketError` for anything that is not a well-formed IPv4 datagram.
     """
+    hdr = parse_header(datagram, verify_checksum=verify_checksum)
+    return hdr, datagram[hdr.header_length : hdr.total_length]
+
+
+def parse_header(datagram: bytes, *, verify_checksum: bool = True) -> IPv4Header:
+    """The header of a datagram, checked as :func:`parse` checks it, without copying the
+    payload (it is ``datagram[hdr.header_length:hdr.total_length]``)."""
     n = len(datagram)
     if n < 20:
         raise PacketError("truncated", f"{n} bytes is shorter than an IPv4 header")
@@ -148,20 +161,21 @@ def parse(datagram: bytes, *, verify_checksum: bool = True) -> tuple[IPv4Header,
         raise PacketError("truncated", f"total length {total}, header {hlen}, have {n} bytes")
     if verify_checksum and checksum(datagram[:hlen]) != 0:
         raise PacketError("bad checksum")
-    hdr = IPv4Header(
-        src=src,
-        dst=dst,
-        proto=proto,
-        total_length=total,
-        tos=tos,
-        ident=ident,
-        flags=ff >> 13,
-        frag_offset=ff & 0x1FFF,
-        ttl=ttl,
-        checksum=csum,
-        options=datagram[20:hlen],
+    # positional: src, dst, proto, total_length, tos, ident, flags, frag_offset, ttl,
+    # checksum, options
+    return IPv4Header(
+        src,
+        dst,
+        proto,
+        total,
+        tos,
+        ident,
+        ff >> 13,
+        ff & 0x1FFF,
+        ttl,
+        csum,
+        datagram[20:hlen] if hlen > 20 else b"",
     )
-    return hdr, datagram[hlen:total]
 
 
 def build(

@@ -1,0 +1,303 @@
+"""``esa bench``: the ESP packet path against the raw crypto it is made of.
+
+For each transform set and packet size, in one run and on the same bytes, it times:
+
+- ``outbound``: the full outbound path (ESP codec + crypto engine jobs) on bursts of datagrams;
+- ``inbound``: the full inbound path (parse, replay check, engine verify+decrypt, padding and
+  inner-packet checks) on the packets the outbound path made;
+- ``raw-out`` / ``raw-in``: the same DES-CBC and HMAC-96 work done directly with
+  ``cryptography`` the plain way (a cipher context per packet for its IV, a copied keyed HMAC);
+- ``raw-out-chained`` / ``raw-in-chained``: the same again with one running CBC context and the
+  IV folded into the first block, the trick the software engine itself uses
+  (:class:`driver.software._ChainedCBC`): the floor that the packet path cannot beat.
+
+Times are this process's CPU time (so that other load on the machine does not count); each
+figure is the median of ``--repeat`` runs; ``overhead`` is path time / raw time - 1
+(``vs raw``), ``overhead_vs_chained`` the same against the chained floor.
+Sizes are IPv4 datagram sizes (inner packets before ESP); MB/s counts those bytes (10^6 B/s).
+Progress goes to stderr, results to stdout (a table, or JSON lines with ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import constant_time, hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+from driver.registry import known_engines, open_engine
+from host.ipsec import esp, ipv4
+from host.ipsec.burst import run_burst
+from host.ipsec.sa import Drop, SecurityAssociation
+
+__all__ = ["register", "run_bench", "TRANSFORM_SETS"]
+
+TRANSFORM_SETS = {
+    "esp-des+esp-sha-hmac": ("esp-des", "esp-sha-hmac"),
+    "esp-des+esp-md5-hmac": ("esp-des", "esp-md5-hmac"),
+}
+_HASH = {"esp-sha-hmac": hashes.SHA1, "esp-md5-hmac": hashes.MD5}
+_KEYLEN = {"esp-sha-hmac": 20, "esp-md5-hmac": 16}
+BURST = 32
+"""Packets per engine run."""
+
+
+def _datagrams(size: int, count: int, rng: random.Random) -> list[bytes]:
+    """UDP-shaped IPv4 datagrams of exactly ``size`` bytes (at least 28)."""
+    body = max(size, 28) - 20
+    return [
+        ipv4.build("192.168.1.1", "192.168.2.1", ipv4.PROTO_UDP, rng.randbytes(body), ident=i)
+        for i in range(count)
+    ]
+
+
+def _sa_pair(engine, transforms, rng: random.Random, spi: int):
+    keys = dict(cipher_key=rng.randbytes(8), auth_key=rng.randbytes(_KEYLEN[transforms[1]]))
+    common = dict(protocol="esp", spi=spi, transforms=transforms, **keys)
+    out = SecurityAssociation(inbound=False, local="10.0.0.1", peer="10.0.0.2", rng=rng.randbytes, **common)
+    inn = SecurityAssociation(inbound=True, local="10.0.0.2", peer="10.0.0.1", **common)
+    out.install(engine)
+    inn.install(engine)
+    return out, inn, keys
+
+
+def _time(fn: Callable[..., object], *args: object) -> float:
+    """CPU seconds of this process spent in ``fn(*args)``: on a shared machine, wall-clock time
+    would also count other processes' turns on the core."""
+    t0 = time.process_time()
+    fn(*args)
+    return time.process_time() - t0
+
+
+def _bursts(items: list, n: int = BURST) -> list[list]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+# -- the timed bodies ----------------------------------------------------------------------------
+
+
+def _outbound(sa: SecurityAssociation, bursts: list[list[bytes]]) -> list[list[bytes | Drop]]:
+    return [run_burst([esp.prepare_outbound(sa, p) for p in b]) for b in bursts]
+
+
+def _inbound(sa: SecurityAssociation, bursts: list[list[bytes]]) -> None:
+    for b in bursts:
+        got = run_burst([esp.prepare_inbound(sa, w) for w in b])
+        if any(isinstance(g, Drop) for g in got):
+            raise RuntimeError("the inbound path dropped a benchmark packet")
+
+
+def _raw_out(des: TripleDES, mac0: hmac.HMAC, items: list[tuple]) -> None:
+    for head, iv, pt, _ct, _icv in items:
+        enc = Cipher(des, modes.CBC(iv)).encryptor()
+        ct = enc.update(pt) + enc.finalize()
+        m = mac0.copy()
+        m.update(head)
+        m.update(ct)
+        m.finalize()[:12]
+
+
+def _raw_in(des: TripleDES, mac0: hmac.HMAC, items: list[tuple]) -> None:
+    for head, iv, _pt, ct, icv in items:
+        m = mac0.copy()
+        m.update(head)
+        m.update(ct)
+        if not constant_time.bytes_eq(m.finalize()[:12], icv):
+            raise RuntimeError("raw verify failed")
+        dec = Cipher(des, modes.CBC(iv)).decryptor()
+        dec.update(ct) + dec.finalize()
+
+
+def _raw_out_chained(des: TripleDES, mac0: hmac.HMAC, items: list[tuple]) -> None:
+    enc = Cipher(des, modes.CBC(bytes(8))).encryptor()
+    s = 0
+    for head, iv, pt, _ct, _icv in items:
+        first = int.from_bytes(pt[:8], "big") ^ int.from_bytes(iv, "big") ^ s
+        ct = enc.update(first.to_bytes(8, "big") + pt[8:])
+        s = int.from_bytes(ct[-8:], "big")
+        m = mac0.copy()
+        m.update(head)
+        m.update(ct)
+        m.finalize()[:12]
+
+
+def _raw_in_chained(des: TripleDES, mac0: hmac.HMAC, items: list[tuple]) -> None:
+    dec = Cipher(des, modes.CBC(bytes(8))).decryptor()
+    s = 0
+    for head, iv, _pt, ct, icv in items:
+        m = mac0.copy()
+        m.update(head)
+        m.update(ct)
+        if not constant_time.bytes_eq(m.finalize()[:12], icv):
+            raise RuntimeError("raw verify failed")
+        out = dec.update(ct)
+        first = int.from_bytes(out[:8], "big") ^ int.from_bytes(iv, "big") ^ s
+        s = int.from_bytes(ct[-8:], "big")
+        first.to_bytes(8, "big") + out[8:]
+
+
+def _decrypt(des: TripleDES, iv: bytes, ct: bytes) -> bytes:
+    d = Cipher(des, modes.CBC(iv)).decryptor()
+    return d.update(ct) + d.finalize()
+
+
+PATHS = ("outbound", "raw-out", "raw-out-chained", "inbound", "raw-in", "raw-in-chained")
+
+
+def _measure(
+    engine,
+    ts_name: str,
+    transforms: tuple[str, str],
+    size: int,
+    n: int,
+    repeat: int,
+    rng: random.Random,
+    spi: int,
+    say: Callable[[str], None],
+) -> dict[str, float]:
+    """Median seconds per path for ``n`` datagrams of ``size`` bytes."""
+    out_sa, in_sa, keys = _sa_pair(engine, transforms, rng, spi)
+    try:
+        des = TripleDES(keys["cipher_key"] * 3)
+        mac0 = hmac.HMAC(keys["auth_key"], _HASH[transforms[1]]())
+        bursts = _bursts(_datagrams(size, n, rng))
+        # the raw crypto works on the very bytes of the path's ESP packets
+        raw_items = []
+        for w in (w for b in _outbound(out_sa, bursts) for w in b):
+            if isinstance(w, Drop):
+                raise RuntimeError("the outbound path dropped a benchmark packet")
+            e = w[20:]
+            head, ct, icv = e[:16], e[16:-12], e[-12:]
+            raw_items.append((head, head[8:16], _decrypt(des, head[8:16], ct), ct, icv))
+        times: dict[str, list[float]] = {k: [] for k in PATHS}
+        for r in range(repeat):
+            say(f"{ts_name} {size} B: repeat {r + 1}/{repeat}")
+            times["raw-out"].append(_time(_raw_out, des, mac0, raw_items))
+            times["raw-out-chained"].append(_time(_raw_out_chained, des, mac0, raw_items))
+            times["outbound"].append(_time(_outbound, out_sa, bursts))
+            wires = _outbound(out_sa, bursts)
+            if in_sa.replay is not None:  # a fresh window for this repeat's sequence numbers
+                in_sa.replay = type(in_sa.replay)(in_sa.replay.size)
+            times["raw-in"].append(_time(_raw_in, des, mac0, raw_items))
+            times["raw-in-chained"].append(_time(_raw_in_chained, des, mac0, raw_items))
+            times["inbound"].append(_time(_inbound, in_sa, wires))
+        return {k: statistics.median(v) for k, v in times.items()}
+    finally:
+        out_sa.uninstall()
+        in_sa.uninstall()
+
+
+def run_bench(
+    engine_name: str = "software",
+    sizes: tuple[int, ...] = (64, 512, 1400),
+    repeat: int = 5,
+    packets: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Measure and return one dict per (transform set, size, path)."""
+    say = progress or (lambda _msg: None)
+    rng = random.Random(1)
+    results: list[dict] = []
+    engine = open_engine(engine_name)
+    try:
+        for t_index, (ts_name, transforms) in enumerate(TRANSFORM_SETS.items()):
+            for size in sizes:
+                n = packets or max(200, min(4000, 1_500_000 // max(size, 64)))
+                med = _measure(engine, ts_name, transforms, size, n, repeat, rng, 0x1000 + t_index, say)
+                for path, raw_path in (("outbound", "raw-out"), ("inbound", "raw-in")):
+                    for p in (path, raw_path, raw_path + "-chained"):
+                        row = {
+                            "engine": engine_name,
+                            "transform_set": ts_name,
+                            "size": size,
+                            "path": p,
+                            "packets": n,
+                            "repeats": repeat,
+                            "seconds": med[p],
+                            "pps": n / med[p],
+                            "mbps": n * size / med[p] / 1e6,
+                            "overhead": None,
+                            "overhead_vs_chained": None,
+                        }
+                        if p == path:
+                            row["overhead"] = med[path] / med[raw_path] - 1
+                            row["overhead_vs_chained"] = med[path] / med[raw_path + "-chained"] - 1
+                        results.append(row)
+    finally:
+        engine.close()
+    return results
+
+
+def _table(results: list[dict]) -> str:
+    lines = [
+        f"{'transform set':22} {'size':>5} {'path':16} {'pkt/s':>10} {'MB/s':>8} "
+        f"{'vs raw':>8} {'vs chained':>10}"
+    ]
+    for r in results:
+        ov = f"{100 * r['overhead']:+.1f}%" if r["overhead"] is not None else ""
+        ovc = f"{100 * r['overhead_vs_chained']:+.1f}%" if r["overhead"] is not None else ""
+        lines.append(
+            f"{r['transform_set']:22} {r['size']:5d} {r['path']:16} {r['pps']:10.0f} "
+            f"{r['mbps']:8.2f} {ov:>8} {ovc:>10}"
+        )
+    return "\n".join(lines)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are comma-separated integers: {text!r}") from None
+    if not sizes or any(not 28 <= s <= 65000 for s in sizes):
+        raise argparse.ArgumentTypeError("each size is 28..65000 bytes")
+    return sizes
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.engine not in known_engines():
+        print(
+            f"esa bench: unknown engine {args.engine!r}; known engines: {', '.join(known_engines())}",
+            file=sys.stderr,
+        )
+        return 2
+    results = run_bench(
+        args.engine,
+        args.sizes,
+        args.repeat,
+        args.packets,
+        progress=lambda m: print(f"bench: {m}", file=sys.stderr, flush=True),
+    )
+    if args.json:
+        for r in results:
+            print(json.dumps(r))
+    else:
+        print(f"engine {args.engine}, medians of {args.repeat} repeats, bursts of {BURST}")
+        print(_table(results))
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``esa bench`` to the command line."""
+    p = subparsers.add_parser(
+        "bench",
+        help="ESP packet path vs raw crypto throughput",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--engine", default="software", help="crypto engine backend (default software)")
+    p.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(64, 512, 1400),
+        help="datagram sizes in bytes, comma-separated (default 64,512,1400)",
+    )
+    p.add_argument("--repeat", type=int, default=5, help="repeats; medians are reported")
+    p.add_argument("--packets", type=int, default=None, help="packets per size (default: scaled)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=_main)
