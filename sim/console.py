@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from host.cli.session import ConfigOnlyRouter, Session
 from host.config.loader import load_config
 
-__all__ = ["register", "build_router", "run_script", "main"]
+__all__ = ["register", "build_router", "run_script", "interactive", "main"]
 
 
 def build_router(engine: str) -> Any:
@@ -45,7 +45,8 @@ def run_script(session: Session, lines: TextIO, out: TextIO) -> None:
     out.write(session.prompt + "\n")
 
 
-def _interactive(session: Session) -> None:
+def interactive(session: Session, input: Any = None, output: Any = None) -> None:
+    """Run ``session`` under prompt_toolkit (``input``/``output`` default to the terminal)."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.application import run_in_terminal
     from prompt_toolkit.completion import Completer, Completion
@@ -78,7 +79,9 @@ def _interactive(session: Session) -> None:
         event.app.current_buffer.text = "end"
         event.app.current_buffer.validate_and_handle()
 
-    prompt = PromptSession(completer=IosCompleter(), key_bindings=keys, complete_while_typing=False)
+    prompt = PromptSession(
+        completer=IosCompleter(), key_bindings=keys, complete_while_typing=False, input=input, output=output
+    )
     while not session.ended:
         try:
             line = prompt.prompt(session.prompt)
@@ -86,7 +89,12 @@ def _interactive(session: Session) -> None:
             return
         except KeyboardInterrupt:
             continue
-        sys.stdout.write(session.run(line).feedback(len(session.prompt)))
+        feedback = session.run(line).feedback(len(session.prompt))
+        if output is None:
+            sys.stdout.write(feedback)
+        else:
+            output.write_raw(feedback.replace("\n", "\r\n"))
+            output.flush()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -106,8 +114,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"esa console: cannot read {args.config}: {exc}", file=sys.stderr)
             return 2
     session = Session(router)
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        _interactive(session)
+    if sys.stdin.isatty():
+        interactive(session)
     else:
         run_script(session, sys.stdin, sys.stdout)
     return 0

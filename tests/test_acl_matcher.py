@@ -231,3 +231,49 @@ def test_bad_lines_are_refused(line):
     router, errors = config_from_text(f"access-list 101 {line}\n")
     assert len(errors) == 1 and errors[0].lineno == 1
     assert "101" not in router.config.acls
+
+
+@st.composite
+def flows(draw):
+    """A flow as an ACL line (host or subnet pairs, optional protocol and eq ports)."""
+    line = draw(acl_lines())
+    line["action"] = "permit"
+    return line
+
+
+def addr_picker(draw_addr):
+    def pick(spec):
+        if spec[0] == "any":
+            return draw_addr()
+        if spec[0] == "host":
+            return spec[1]
+        base, wildcard = (int(ipaddress.IPv4Address(x)) for x in spec[1:])
+        noise = int(ipaddress.IPv4Address(draw_addr()))
+        return str(ipaddress.IPv4Address((base & ~wildcard) | (noise & wildcard)))
+
+    return pick
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(acl_lines(), min_size=1, max_size=4), flows(), st.data())
+def test_subset_check_is_sound(lines, flow, data):
+    """If the ACL is said to permit the whole flow, every packet of the flow is permitted."""
+    acl = build(lines)
+    flow_entry = build([flow]).entries[0]
+    if not acl.permits_all_of(flow_entry):
+        return
+    pick = addr_picker(lambda: data.draw(addrs))
+    for _ in range(8):
+        proto = flow["proto"] if flow["proto"] is not None else data.draw(st.sampled_from([1, 6, 17, 50]))
+        sport = data.draw(ports.filter(lambda p: not flow.get("sport") or p in ref_port_set(*flow["sport"])))
+        dport = data.draw(ports.filter(lambda p: not flow.get("dport") or p in ref_port_set(*flow["dport"])))
+        pkt = Packet.of(pick(flow["src"]), pick(flow["dst"]), proto, sport, dport)
+        assert flow_entry.matches(pkt)
+        assert acl.permits(pkt), (lines, flow, pkt)
+
+
+def test_subset_check_decides_figure3_shapes():
+    subnets = acl_of("permit ip 10.0.0.0 0.0.0.255 20.0.0.0 0.0.0.255")
+    hosts = acl_of("permit ip host 10.0.0.1 host 20.0.0.2")
+    assert subnets.permits_all_of(hosts.entries[0])
+    assert not hosts.permits_all_of(subnets.entries[0])

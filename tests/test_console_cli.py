@@ -206,3 +206,67 @@ def test_no_input_makes_a_traceback(lines):
         outcome = session.run(line)
         text = outcome.feedback(len(session.prompt))
         assert "Internal error" not in text and "Traceback" not in text, (line, text)
+
+
+def test_interactive_mode_under_prompt_toolkit():
+    """The interactive loop with prompt_toolkit's pipe input (no pty): typed lines run, ``?`` shows
+    help without entering a '?' into the line, Ctrl-D ends the session."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from sim.console import interactive
+
+    session = Session(ConfigOnlyRouter())
+    with create_pipe_input() as pipe:
+        pipe.send_text("enable\rconf t\rhostn?ame Lab\rinterface s0\rend\r\x04")
+        interactive(session, input=pipe, output=DummyOutput())
+    assert session.config.hostname == "Lab"
+    assert "Serial0" in session.config.interfaces
+    assert session.prompt == "Lab#"
+
+
+def test_registry_extension_point_adds_exec_and_config_commands():
+    """What the data-plane engineer does: register a handler; it gets abbreviations, help, the
+    ``no`` form, and the router object."""
+    from host.cli.cursor import WORD
+    from host.cli.registry import EXEC
+    from host.cli.tree import Node
+
+    calls = []
+
+    def debug_ipsec(cur, session):
+        cur.end()
+        calls.append(("debug", cur.negated, session.router))
+
+    def clear_sa(cur, session):
+        peer = None
+        if cur.maybe_keyword({"peer": "Clear SAs of one peer"}):
+            peer = cur.arg(WORD.described("Peer address"))
+        cur.end()
+        calls.append(("clear", peer))
+        session.write("cleared\n")
+
+    # test-only keyword paths, removed afterwards (the real ones belong to the data plane)
+    EXEC.register("debug crypto selftest", debug_ipsec, "test hook", negatable=True)
+    EXEC.register("clear crypto selftest", clear_sa, "test hook", config=True)
+    try:
+        router = ConfigOnlyRouter()
+        session = Session(router, mode="enable")
+        assert session.run("deb cry selft").error is None
+        assert session.run("no debug crypto selftest").error is None
+        assert session.run("clear cry selftest peer 1.1.1.1").output == "cleared\n"
+        assert "  peer" in session.run("clear crypto selftest ?").feedback(0)
+        session.run("configure terminal")
+        assert session.run("clear crypto selftest").output == "cleared\n"
+        assert session.run("do debug crypto selftest").error is None
+    finally:
+        for root in (EXEC.enable, EXEC.config):
+            for verb in ("debug", "clear"):
+                root.children.get(verb, Node()).children.get("crypto", Node()).children.pop("selftest", None)
+    assert calls == [
+        ("debug", False, router),
+        ("debug", True, router),
+        ("clear", "1.1.1.1"),
+        ("clear", None),
+        ("debug", False, router),
+    ]

@@ -53,3 +53,37 @@ def test_expected_output_is_the_spec_text(path):
     spec = SPEC.read_text()
     command = case["command"].strip()
     assert f"{command}\n{case['output']}```" in spec
+
+
+def _case(name: str) -> tuple[object, str]:
+    case = read_case(GOLDEN / f"{name}.txt")
+    router, errors = config_from_text(case["config"])
+    assert errors == []
+    return router, case["output"]
+
+
+def test_transform_set_tag_shows_that_set_as_in_the_sample():
+    router, full = _case("transform_sets")
+    blocks = [b if b.endswith("\n") else b + "\n" for b in full.split("\n\n")]
+    assert run_exec(router, "show crypto ipsec transform-set tag t100") == blocks[3]
+    assert run_exec(router, "show crypto ipsec transform-set tag t2") == blocks[4]
+    assert run_exec(router, "show crypto ipsec transform-set tag nosuch") == ""
+
+
+def test_crypto_map_tag_and_interface_filters():
+    router, full = _case("crypto_map_isakmp")
+    assert run_exec(router, "show crypto map tag router-alice") == full
+    assert run_exec(router, "show crypto map tag other") == ""
+    assert run_exec(router, "show crypto map interface Ethernet0") == ""  # not applied there
+    # applied to the interface, the same display
+    from host.config.loader import load_config
+
+    assert load_config(router, "interface Ethernet0\n crypto map router-alice\n") == []
+    assert run_exec(router, "show crypto map interface Ethernet0") == full
+    assert run_exec(router, "sh cry map int e0") == full
+
+
+def test_dynamic_map_tag():
+    router, full = _case("dynamic_map")
+    assert run_exec(router, "show crypto dynamic-map tag dyn1") == full
+    assert run_exec(router, "show crypto dynamic-map tag other") == ""

@@ -115,11 +115,13 @@ def register(reg: ExecRegistry) -> None:
         user=True,
     )
     reg.register("show access-lists", _show_acls, "List access lists", user=True)
+    reg.register("show ip access-lists", _show_acls, "List IP access lists", user=True)
     reg.register("show running-config", _show_running, "Current operating configuration")
     for path, help in (
         ("show", "Show running system information"),
         ("show crypto", "Encryption module"),
         ("show crypto ipsec", "Show IPSEC info"),
         ("show crypto ipsec security-association", "Show parameters for IPSec security associations"),
+        ("show ip", "IP information"),
     ):
         reg.describe(path, help)

@@ -41,8 +41,8 @@ def _do(cur: Cursor, s: Any) -> None:
     dispatch(s.modes["enable"].root, cur, s, allow_no=False)
 
 
-def _config_root(register: Any = None) -> Node:
-    root = Node()
+def _config_root(register: Any = None, root: Node | None = None) -> Node:
+    root = Node() if root is None else root
     root.register("exit", _exit, "Exit from configure mode")
     root.register("end", _end, "Exit from configure mode")
     root.register("do", _do, "To run exec commands in config mode")
@@ -57,7 +57,7 @@ def all_modes() -> dict[str, Mode]:
     registry = load_extensions()
     user = Mode("user", ">", registry.user)
     enable = Mode("enable", "#", registry.enable)
-    config = Mode("config", "(config)#", _config_root(), configuring=True)
+    config = Mode("config", "(config)#", _config_root(root=registry.config), configuring=True)
     for module in (cmd_global, cmd_acl, cmd_transform, cmd_cryptomap):
         module.register(config.root)
     modes = [

@@ -27,9 +27,13 @@ which is how ``no debug crypto ipsec`` works. Abbreviations, ``?`` help and the 
 input`` / ``% Incomplete command`` / ``% Ambiguous command`` feedback come for free.
 
 Commands are registered in privileged exec mode (``Router#``); ``user=True`` adds them to user
-exec mode (``Router>``) too. A module whose commands must be present in every console session
-adds its name to :data:`EXTENSION_MODULES`; each listed module has ``register(registry)``, called
-once when the first session starts.
+exec mode (``Router>``) too, and ``config=True`` to global configuration mode (``Router(config)#``;
+the spec lists ``clear crypto sa`` there). In configuration mode the handler runs inside a
+configuration transaction, and any exec command is also reachable as ``do <command>``.
+
+A module whose commands must be present in every console session adds its name to
+:data:`EXTENSION_MODULES`; each listed module has ``register(registry)``, called once when the
+first session starts (registering directly on :data:`EXEC` at import time works as well).
 """
 
 from __future__ import annotations
@@ -47,20 +51,32 @@ class ExecRegistry:
     def __init__(self) -> None:
         self.user = Node()
         self.enable = Node()
+        self.config = Node()
+        """The global configuration mode's tree (the configuration commands live here too)."""
 
     def register(
-        self, path: str, handler: Handler, help: str = "", *, user: bool = False, negatable: bool = False
+        self,
+        path: str,
+        handler: Handler,
+        help: str = "",
+        *,
+        user: bool = False,
+        config: bool = False,
+        negatable: bool = False,
     ) -> None:
         """Add ``handler`` at the keyword path ``path`` (e.g. ``"show crypto ipsec sa"``)."""
         self.enable.register(path, handler, help, negatable=negatable)
         if user:
             self.user.register(path, handler, help, negatable=negatable)
+        if config:
+            self.config.register(path, handler, help, negatable=negatable)
 
     def describe(self, path: str, help: str) -> None:
         """Set the ``?`` help text of an intermediate keyword (e.g. ``"show crypto"``)."""
         self.enable.describe(path, help)
-        if self._exists(self.user, path):
-            self.user.describe(path, help)
+        for root in (self.user, self.config):
+            if self._exists(root, path):
+                root.describe(path, help)
 
     @staticmethod
     def _exists(root: Node, path: str) -> bool:
