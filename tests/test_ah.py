@@ -353,3 +353,32 @@ def test_ah_transport_sa_rejects_ip_in_ip(engine):
     out, _ = ah_pair(engine, "ah-md5-hmac", "tunnel", spi=0x5000)
     _, inn = ah_pair(engine, "ah-md5-hmac", "transport", spi=0x5000)
     dropped(inn, ah.encapsulate(out, packet()), DropReason.BAD_NEXT_HEADER)
+
+
+def test_legacy_pair_rfc1828_with_rfc1829(engine):
+    """The spec's "older" transform set: ah-rfc1828 + esp-rfc1829 (4-byte IV), ESP inside AH."""
+    common = dict(protocol="esp", spi=0x6001, transforms=["esp-rfc1829"], cipher_key=DES_KEY, iv_size=4)
+    e_out = SecurityAssociation(inbound=False, local=LOCAL, peer=PEER, **common)
+    e_in = SecurityAssociation(inbound=True, local=PEER, peer=LOCAL, **common)
+    a_out, a_in = ah_pair(engine, "ah-rfc1828", spi=0x6002)
+    e_out.install(engine)
+    e_in.install(engine)
+    pkts = [packet(s, seed=s) for s in (0, 100, 1000)]
+    wires = bundle.protect([e_out, a_out], pkts)
+    for w in wires:
+        assert w[9] == 51 and w[20] == 50 and w[21] == 4  # AH (length 4 words) then ESP
+    sas = {(51, 0x6002): a_in, (50, 0x6001): e_in}
+    got = bundle.unprotect(lambda dst, proto, spi: sas.get((proto, spi)), wires)
+    assert [g for g, _ in got] == pkts
+    assert all(used == (a_in, e_in) for _, used in got)
+    # a flipped ciphertext bit is caught by the AH around it
+    bad = bytearray(wires[1])
+    bad[-1] ^= 1
+    ((drop, used),) = bundle.unprotect(lambda dst, proto, spi: sas.get((proto, spi)), [bytes(bad)])
+    assert isinstance(drop, Drop) and drop.reason is DropReason.BAD_ICV and used == (a_in,)
+
+
+def test_unknown_spi_in_bundle(engine):
+    a_out, _ = ah_pair(engine, "ah-md5-hmac", spi=0x6100)
+    ((drop, used),) = bundle.unprotect(lambda dst, proto, spi: None, [ah.encapsulate(a_out, packet())])
+    assert isinstance(drop, Drop) and drop.reason is DropReason.UNKNOWN_SPI and used == ()

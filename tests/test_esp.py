@@ -11,13 +11,15 @@ import struct
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.ipsec import ESP as ScapyESP
 from scapy.layers.ipsec import SecurityAssociation as ScapySA
 from scapy.packet import Raw, raw
 
 from driver.registry import open_engine
-from host.ipsec import bundle, esp
+from host.ipsec import bundle, esp, ipv4
 from host.ipsec.burst import run_burst
 from host.ipsec.sa import Drop, DropReason, SecurityAssociation
 
@@ -354,3 +356,48 @@ def test_icmp_tunnel_through_bundle_api(engine):
     (wire,) = bundle.protect([out], [pkt])
     ((back, sas),) = bundle.unprotect(lambda dst, proto, spi: inn if spi == inn.spi else None, [wire])
     assert back == pkt and sas == (inn,)
+
+
+# -- fuzzing: nothing escapes, nothing forged is delivered ---------------------------------------
+
+_FUZZ_ENGINE = open_engine("software")
+_FUZZ_OUT, _FUZZ_IN = make_pair(_FUZZ_ENGINE, ("esp-des", "esp-sha-hmac"), spi=0x7001, manual=True)
+_FUZZ_LEGACY_OUT, _FUZZ_LEGACY_IN = make_pair(_FUZZ_ENGINE, ("esp-rfc1829",), spi=0x7002, iv_size=4)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=200))
+def test_fuzz_garbage_never_raises(data):
+    for sa in (_FUZZ_IN, _FUZZ_LEGACY_IN):
+        got = esp.decapsulate(sa, data)
+        assert isinstance(got, Drop)
+        wrapped = raw(IP(src=LOCAL, dst=PEER, proto=50) / Raw(sa.spi_bytes + data))
+        got = esp.decapsulate(sa, wrapped)
+        assert isinstance(got, bytes | Drop)
+        if sa is _FUZZ_IN:
+            assert isinstance(got, Drop)  # no key, no valid ICV
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(0, 300), pos=st.integers(0, 10_000), bit=st.integers(0, 7))
+def test_fuzz_any_flipped_bit_behind_the_header_is_dropped(size, pos, bit):
+    wire = bytearray(esp.encapsulate(_FUZZ_OUT, inner_packet(size)))
+    i = 20 + pos % (len(wire) - 20)
+    wire[i] ^= 1 << bit
+    got = esp.decapsulate(_FUZZ_IN, bytes(wire))
+    assert isinstance(got, Drop), (i, got)
+    assert got.reason in (DropReason.BAD_ICV, DropReason.WRONG_SA)
+
+
+@settings(max_examples=100, deadline=None)
+@given(size=st.integers(0, 300), pos=st.integers(0, 10_000), bit=st.integers(0, 7))
+def test_fuzz_unauthenticated_esp_never_raises(size, pos, bit):
+    """RFC 1829 ESP has no ICV: a flipped bit may even decrypt to something, but the codec
+    only ever returns a datagram that parses, or a counted drop."""
+    wire = bytearray(esp.encapsulate(_FUZZ_LEGACY_OUT, inner_packet(size)))
+    i = 20 + pos % (len(wire) - 20)
+    wire[i] ^= 1 << bit
+    got = esp.decapsulate(_FUZZ_LEGACY_IN, bytes(wire))
+    assert isinstance(got, bytes | Drop)
+    if isinstance(got, bytes):
+        ipv4.parse(got)
