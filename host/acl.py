@@ -192,6 +192,9 @@ class Packet:
     Addresses are 32-bit integers (use :meth:`of` to build from dotted strings). For protocols
     without ports leave ``sport``/``dport`` 0."""
 
+    def __deepcopy__(self, memo: dict) -> Packet:
+        return self  # immutable: configuration snapshots share it
+
     src: int
     dst: int
     protocol: int
@@ -216,6 +219,9 @@ class Packet:
 @dataclass(frozen=True)
 class AddressMatch:
     """An address and wildcard; ``addr`` is stored with its wildcard bits cleared, as IOS does."""
+
+    def __deepcopy__(self, memo: dict) -> AddressMatch:
+        return self  # immutable: configuration snapshots share it
 
     addr: int
     wildcard: int
@@ -272,6 +278,9 @@ ANY = AddressMatch(0, MASK32)
 class PortMatch:
     """A port operator: ``eq``, ``neq``, ``lt``, ``gt`` (one port) or ``range`` (low..high)."""
 
+    def __deepcopy__(self, memo: dict) -> PortMatch:
+        return self  # immutable: configuration snapshots share it
+
     op: str
     low: int
     high: int = 0
@@ -322,6 +331,9 @@ def _ports_intersect(a: PortMatch | None, b: PortMatch | None) -> bool:
 @dataclass(frozen=True)
 class AclEntry:
     """One ``permit``/``deny`` line of an extended access list."""
+
+    def __deepcopy__(self, memo: dict) -> AclEntry:
+        return self  # immutable: configuration snapshots share it
 
     action: str
     """``permit`` or ``deny``."""

@@ -111,7 +111,7 @@ class HelpRequest(Exception):
         for word, text in self.options:
             seen.setdefault(word, text)
         if self.partial is not None:
-            words = sorted(w for w in seen if w[:1].islower())
+            words = sorted(w for w in seen if w[:1].islower()) or sorted(w for w in seen if w != "<cr>")
             return "  ".join(words) + "\n" if words else "% Unrecognized command\n"
         cr = seen.pop("<cr>", None)
         rows = sorted(seen.items(), key=lambda kv: (not kv[0][0].islower(), kv[0]))

@@ -93,6 +93,7 @@ EXEC = ExecRegistry()
 
 EXTENSION_MODULES: list[str] = [
     "host.cli.exec_commands",
+    "host.exec_ipsec",
 ]
 """Modules providing ``register(registry)``, loaded once by :func:`load_extensions`."""
 

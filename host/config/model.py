@@ -80,6 +80,9 @@ class Interface:
 class StaticRoute:
     """``ip route PREFIX MASK {NEXT-HOP | INTERFACE} [DISTANCE]``."""
 
+    def __deepcopy__(self, memo: dict) -> StaticRoute:
+        return self  # immutable: configuration snapshots share it
+
     prefix: ipaddress.IPv4Address
     mask: ipaddress.IPv4Address
     next_hop: ipaddress.IPv4Address | None = None
@@ -131,6 +134,9 @@ class TransformSet:
 class Lifetime:
     """SA lifetime; in a crypto map entry, None means "use the global value"."""
 
+    def __deepcopy__(self, memo: dict) -> Lifetime:
+        return self  # immutable: configuration snapshots share it
+
     seconds: int | None = None
     kilobytes: int | None = None
 
@@ -141,6 +147,9 @@ class SessionKey:
 
     Keys are kept as typed (``show crypto map`` prints them so); :meth:`CryptoMapEntry.manual_keys`
     gives them truncated to the algorithm's length."""
+
+    def __deepcopy__(self, memo: dict) -> SessionKey:
+        return self  # immutable: configuration snapshots share it
 
     spi: int
     key: bytes = b""
@@ -278,6 +287,9 @@ class Change:
     Kinds: ``hostname``, ``interface`` (name), ``route``, ``acl`` (name), ``transform-set``
     (name), ``lifetime``, ``crypto-map`` ((map, seq) or (map, None) for the whole set or its
     local-address), ``dynamic-map`` ((map, seq) or (map, None))."""
+
+    def __deepcopy__(self, memo: dict) -> Change:
+        return self  # immutable: configuration snapshots share it
 
     kind: str
     key: object = None
