@@ -363,3 +363,77 @@ def test_running_config_loads_back_to_the_same_configuration():
             "show crypto ipsec security-association lifetime",
         ):
             assert run_exec(again, command) == run_exec(router, command)
+
+
+def test_peer_names_resolve_through_ip_host():
+    c = cfg(
+        "ip host remotepeer.companyx.com 10.0.0.9\ncrypto map m 10 ipsec-isakmp\n"
+        " set peer remotepeer.companyx.com\n set peer 10.0.0.1\n set peer unknown.example\n"
+    )
+    peers = c.crypto_maps["m"].entries[10].peers
+    assert [str(c.resolve_peer(p)) for p in peers] == ["10.0.0.9", "10.0.0.1", "None"]
+    c = cfg("ip host a 1.2.3.4\nno ip host a\n")
+    assert c.hosts == {}
+
+
+EVERYTHING = f"""hostname Edge-1
+ip host peer.example 192.0.2.9
+crypto ipsec security-association lifetime seconds 900
+crypto ipsec transform-set old ah-rfc1828 esp-rfc1829
+ initialization-vector size 4
+crypto ipsec transform-set new ah-md5-hmac esp-des esp-sha-hmac
+ mode transport
+crypto dynamic-map dyn 5
+ set peer 192.0.2.77
+ set transform-set new old
+ set security-association lifetime kilobytes 50000
+ set pfs group2
+ match address DYNLIST
+crypto map out local-address Loopback0
+crypto map out 10 ipsec-manual
+ set peer 192.0.2.1
+ set transform-set new
+ set session-key inbound ah 1000 00112233445566778899aabbccddeeff
+ set session-key outbound ah 1001 ffeeddccbbaa99887766554433221100
+ set session-key inbound esp 1002 cipher 0011223344556677 authenticator {AUTH_IN}
+ set session-key outbound esp 1003 cipher 7766554433221100 authenticator {AUTH_OUT}
+ match address 110
+crypto map out 20 ipsec-isakmp
+ set peer peer.example
+ set peer 192.0.2.2
+ set transform-set new old
+ set pfs
+ set security-association level per-host
+ set security-association lifetime seconds 300
+ match address 120
+crypto map out 30 ipsec-isakmp dynamic dyn
+interface Loopback0
+ ip address 192.0.2.254 255.255.255.255
+interface FastEthernet0/1
+ ip address 10.1.1.1 255.255.255.0
+ ip access-group 199 in
+ mtu 1400
+ shutdown
+ crypto map out
+ip route 0.0.0.0 0.0.0.0 10.1.1.254
+ip route 172.16.0.0 255.240.0.0 FastEthernet0/1 200
+access-list 110 permit ip host 10.9.9.1 host 10.8.8.1
+access-list 120 deny udp any any range ntp 200
+access-list 120 permit tcp 10.9.0.0 0.0.255.255 gt 1023 10.8.0.0 0.0.255.255 eq www log
+access-list 199 permit icmp any any echo-reply precedence 5 tos 2
+ip access-list extended DYNLIST
+ permit ip 10.9.0.0 0.0.255.255 any
+"""
+
+
+def test_every_setting_survives_running_config():
+    router, errors = config_from_text(EVERYTHING)
+    assert errors == [], "".join(map(str, errors))
+    shown = run_exec(router, "show running-config")
+    again, errors = config_from_text(shown.split("\n", 3)[3])
+    assert errors == [], "".join(map(str, errors))
+    assert run_exec(again, "show running-config") == shown
+    a, b = router.config, again.config
+    for name in ("hostname", "hosts", "interfaces", "routes", "acls", "transform_sets", "sa_lifetime"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.crypto_maps == b.crypto_maps and a.dynamic_maps == b.dynamic_maps

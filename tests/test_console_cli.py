@@ -270,3 +270,25 @@ def test_registry_extension_point_adds_exec_and_config_commands():
         ("clear", None),
         ("debug", False, router),
     ]
+
+
+def test_exact_keyword_wins_and_shared_prefix_is_ambiguous():
+    session = Session(ConfigOnlyRouter(), mode="config")
+    outcome = session.run("i")  # interface, ip
+    assert outcome.feedback(0) == '% Ambiguous command:  "i"\n'
+    assert session.run("ip route 0.0.0.0 0.0.0.0 10.0.0.1").error is None
+    assert session.run("in Serial0").error is None and session.prompt == "Router(config-if)#"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40), max_size=10
+    )
+)
+def test_arbitrary_text_never_breaks_the_session(lines):
+    session = Session(ConfigOnlyRouter(), mode="enable")
+    session.run("configure terminal")
+    for line in lines:
+        text = session.run(line.replace("\n", " ").replace("\r", " ")).feedback(len(session.prompt))
+        assert "Internal error" not in text and "Traceback" not in text, (line, text)

@@ -1,6 +1,7 @@
 """Global configuration commands (``Router(config)#``) other than ACLs, transform sets and maps.
 
-``hostname``, ``interface``, ``ip route``, ``crypto ipsec security-association lifetime``.
+``hostname``, ``interface``, ``ip route``, ``ip host`` (names for ``set peer``; the spec says a peer
+given by name must be mapped with it), ``crypto ipsec security-association lifetime``.
 """
 
 from __future__ import annotations
@@ -110,6 +111,23 @@ def _ip_route(cur: Cursor, s: Any) -> None:
     s.config.changed("route", (str(prefix), str(mask)))
 
 
+def _ip_host(cur: Cursor, s: Any) -> None:
+    at = cur.pos
+    name = cur.arg(WORD.described("Name of host")).lower()
+    address = None if cur.negated else cur.arg(IPV4.described("Host IP address"))
+    if cur.negated:
+        cur.maybe_arg(IPV4.described("Host IP address"))
+    cur.end()
+    if not _HOSTNAME.match(name.split(".")[0]) or not all(_HOSTNAME.match(p) for p in name.split(".")):
+        raise cur.invalid("a host name is letters, digits, hyphens and dots, starting with a letter", at=at)
+    if cur.negated:
+        if s.config.hosts.pop(name, None) is None:
+            raise ConfigError(f"host {name} is not defined")
+    else:
+        s.config.hosts[name] = address
+    s.config.changed("host", name)
+
+
 def _sa_lifetime(cur: Cursor, s: Any) -> None:
     which = cur.keyword(
         {
@@ -137,6 +155,7 @@ def register(root: Node) -> None:
     root.register("interface", _interface, "Select an interface to configure", negatable=True)
     root.describe("ip", "Global IP configuration subcommands")
     root.register("ip route", _ip_route, "Establish static routes", negatable=True)
+    root.register("ip host", _ip_host, "Add an entry to the ip hostname table", negatable=True)
     root.describe("crypto", "Encryption module")
     root.describe("crypto ipsec", "Configure IPSEC policy")
     root.describe("crypto ipsec security-association", "Security association parameters")

@@ -284,7 +284,7 @@ class DynamicMapSet:
 class Change:
     """One thing a committed command changed: ``kind`` and the key of what changed.
 
-    Kinds: ``hostname``, ``interface`` (name), ``route``, ``acl`` (name), ``transform-set``
+    Kinds: ``hostname``, ``host`` (name), ``interface`` (name), ``route``, ``acl`` (name), ``transform-set``
     (name), ``lifetime``, ``crypto-map`` ((map, seq) or (map, None) for the whole set or its
     local-address), ``dynamic-map`` ((map, seq) or (map, None))."""
 
@@ -304,6 +304,7 @@ _STATE = (
     "sa_lifetime",
     "crypto_maps",
     "dynamic_maps",
+    "hosts",
 )
 
 
@@ -319,6 +320,8 @@ class RouterConfig:
         self.sa_lifetime = Lifetime(DEFAULT_LIFETIME_SECONDS, DEFAULT_LIFETIME_KILOBYTES)
         self.crypto_maps: dict[str, CryptoMapSet] = {}
         self.dynamic_maps: dict[str, DynamicMapSet] = {}
+        self.hosts: dict[str, ipaddress.IPv4Address] = {}
+        """``ip host NAME ADDRESS``: static host names (what ``set peer NAME`` resolves through)."""
         self.version = 0
         """Bumped once per committed transaction that changed something."""
         self._listeners: list[Callable[[RouterConfig, list[Change]], None]] = []
@@ -367,6 +370,14 @@ class RouterConfig:
         if name not in self.interfaces:
             self.interfaces[name] = Interface(name)
         return self.interfaces[name]
+
+    def resolve_peer(self, peer: str) -> ipaddress.IPv4Address | None:
+        """A ``set peer`` value as an address: dotted quads as they are, host names through
+        ``ip host``; None for a name with no mapping."""
+        try:
+            return ipaddress.IPv4Address(peer)
+        except ValueError:
+            return self.hosts.get(peer.lower())
 
     def crypto_map_entries(self, name: str) -> list[CryptoMapEntry]:
         cmap = self.crypto_maps.get(name)

@@ -48,6 +48,8 @@ def _policy_lines(e: CryptoMapEntry | DynamicMapEntry) -> list[str]:
 def config_lines(config: RouterConfig) -> list[str]:
     """The configuration as command lines (with ``!`` separators), without header or ``end``."""
     out = ["!", f"hostname {config.hostname}", "!"]
+    if config.hosts:
+        out += [f"ip host {name} {addr}" for name, addr in config.hosts.items()] + ["!"]
     life = config.sa_lifetime
     section = []
     if life.seconds != DEFAULT_LIFETIME_SECONDS:
