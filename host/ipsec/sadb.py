@@ -27,6 +27,7 @@ manager (:mod:`host.lifetimes`) drives them from the clock and the SAs' byte cou
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -148,6 +149,8 @@ class SADatabase:
         self._bundle_of: dict[int, SABundle] = {}
         self.unknown_spi = 0
         """Inbound IPsec packets whose (dst, protocol, SPI) named no SA here."""
+        self.no_sa: Counter = Counter()
+        """Outbound packets dropped for want of an SA, per flow (``#pkts no sa (send)``)."""
 
     # -- contents --------------------------------------------------------------------------------
 
