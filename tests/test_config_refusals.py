@@ -100,6 +100,34 @@ CASES = [
         TS + "m5 ah-sha-hmac",
         "do not fit",
     ),
+    # unique SPI per destination address and protocol
+    (
+        MANUAL + ["set session-key inbound ah 300 " + KEY20, "crypto map m 20 ipsec-manual"],
+        "set session-key inbound ah 300 " + KEY20,
+        "already used by crypto map m 10",
+    ),
+    (
+        MANUAL
+        + [
+            "set peer 10.0.0.1",
+            "set session-key outbound ah 300 " + KEY20,
+            "crypto map n 10 ipsec-manual",
+            "set peer 10.0.0.1",
+        ],
+        "set session-key outbound ah 300 " + KEY20,
+        "to 10.0.0.1 is already used",
+    ),
+    (
+        MANUAL
+        + [
+            "set peer 10.0.0.1",
+            "set session-key outbound ah 300 " + KEY20,
+            "crypto map n 10 ipsec-manual",
+            "set session-key outbound ah 300 " + KEY20,
+        ],
+        "set peer 10.0.0.1",
+        "already used",
+    ),
     # pfs, per-host, lifetimes per entry type
     (MANUAL, "set pfs group2", "only available for ipsec-isakmp and dynamic"),
     (MANUAL, "set security-association level per-host", "only available for ipsec-isakmp crypto"),
@@ -150,6 +178,29 @@ def test_type_change_keeps_the_entry_as_it_was():
     session.run("crypto map m 10 ipsec-manual")
     entry = session.config.crypto_maps["m"].entries[10]
     assert (entry.kind.value, entry.peers, entry.pfs) == ("ipsec-isakmp", ["1.1.1.1"], "group2")
+
+
+def test_same_spi_allowed_where_the_destinations_differ():
+    session = Session(ConfigOnlyRouter(), mode="config")
+    steps = MANUAL + [
+        "set peer 10.0.0.1",
+        "set session-key inbound ah 300 " + KEY20,
+        "set session-key outbound ah 300 " + KEY20,
+        "set session-key inbound esp 300 cipher " + "22" * 8 + " authenticator " + KEY20,  # other protocol
+        "crypto map n 10 ipsec-manual",
+        "set peer 10.0.0.2",
+        "set session-key outbound ah 300 " + KEY20,  # another peer
+        "interface Serial0",
+        "ip address 10.1.0.1 255.255.255.0",
+        "crypto map m",
+        "interface Serial1",
+        "ip address 10.2.0.1 255.255.255.0",
+        "crypto map n",
+        "crypto map n 10",
+        "set session-key inbound ah 300 " + KEY20,  # another local address
+    ]
+    for step in steps:
+        assert session.run(step).error is None, step
 
 
 def test_limits_themselves_are_accepted():

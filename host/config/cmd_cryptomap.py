@@ -10,7 +10,8 @@ The spec's rules enforced here:
 * an entry that refers to a dynamic map set has no sub-mode (no crypto map commands apply);
 * ``set peer``: one peer for ``ipsec-manual`` (delete it before giving another), several otherwise;
 * ``set transform-set``: existing sets only; at most 1 for manual, 6 for isakmp and dynamic;
-* ``set session-key``: manual only (:mod:`host.config.session_keys`);
+* ``set session-key``: manual only, SPI range, key lengths, unique SPIs per destination and
+  protocol (:mod:`host.config.session_keys`);
 * ``set pfs [group1|group2]``: isakmp and dynamic only, ``group1`` when no group is given;
 * ``set security-association level per-host``: isakmp only (not dynamic, not manual);
 * ``set security-association lifetime``: isakmp and dynamic only;
@@ -42,7 +43,7 @@ from host.config.model import (
     Lifetime,
     MapKind,
 )
-from host.config.session_keys import keys_problem, set_session_key
+from host.config.session_keys import keys_problem, set_session_key, spi_clash
 
 __all__ = ["register", "register_mode"]
 
@@ -213,6 +214,10 @@ def _set_peer(cur: Cursor, s: Any) -> None:
                 f"an ipsec-manual crypto map entry takes only one peer; remove {entry.peers[0]} "
                 f"with 'no set peer {entry.peers[0]}' first"
             )
+        if _kind(entry) == "ipsec-manual":
+            why = spi_clash(s.config, entry, peers=[peer])
+            if why:
+                raise ConfigError(why)
         entry.peers.append(peer)
     _changed(s)
 

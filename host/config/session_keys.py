@@ -18,7 +18,7 @@ from host.config.errors import ConfigError
 from host.config.model import SPI_RANGE, SessionKey, TransformSet
 from host.config.transforms import KEY_BYTES, TRANSFORMS
 
-__all__ = ["keys_problem", "set_session_key", "SPI"]
+__all__ = ["keys_problem", "set_session_key", "SPI", "spi_clash"]
 
 
 def _spi(text: str) -> int:
@@ -64,6 +64,45 @@ def keys_problem(ts: TransformSet, keys: dict[tuple[str, str], SessionKey]) -> s
     return None
 
 
+def _local_addresses(config: Any, map_name: str) -> set:
+    cmap = config.crypto_maps.get(map_name)
+    if cmap is not None and cmap.local_address:
+        intf = config.interfaces.get(cmap.local_address)
+        return {intf.address} if intf is not None and intf.address is not None else set()
+    return {
+        i.address for i in config.interfaces.values() if i.crypto_map == map_name and i.address is not None
+    }
+
+
+def spi_clash(config: Any, entry: Any, keys: dict | None = None, peers: list | None = None) -> str | None:
+    """Why ``entry`` (with ``keys``/``peers`` instead of its own, if given) would reuse an SPI.
+
+    The spec's rule: "for a given destination address/protocol combination, unique SPI values must
+    be used. The destination address is that of the router if inbound, the peer if outbound."
+    Inbound SPIs clash between manual entries of one crypto map set, or of sets whose local
+    addresses are known to overlap; outbound SPIs clash between entries with the same first peer.
+    (Clashes that only appear when interfaces change are left to the SA database.)"""
+    keys = entry.session_keys if keys is None else keys
+    peers = entry.peers if peers is None else peers
+    mine = _local_addresses(config, entry.map_name)
+    for cmap in config.crypto_maps.values():
+        for other in cmap.ordered():
+            if other is entry or not other.manual:
+                continue
+            for (direction, protocol), key in keys.items():
+                theirs = other.session_keys.get((direction, protocol))
+                if theirs is None or theirs.spi != key.spi:
+                    continue
+                where = f"crypto map {other.map_name} {other.seq}"
+                if direction == "inbound" and (
+                    other.map_name == entry.map_name or mine & _local_addresses(config, other.map_name)
+                ):
+                    return f"inbound {protocol} SPI {key.spi} is already used by {where} (same local address)"
+                if direction == "outbound" and peers and other.peers and peers[0] == other.peers[0]:
+                    return f"outbound {protocol} SPI {key.spi} to {peers[0]} is already used by {where}"
+    return None
+
+
 def set_session_key(cur: Cursor, s: Any, entry: Any) -> None:
     """Parse and apply ``set session-key ...`` for the crypto map entry ``entry``."""
     direction = cur.keyword({"inbound": "Inbound session key", "outbound": "Outbound session key"})
@@ -96,4 +135,7 @@ def set_session_key(cur: Cursor, s: Any, entry: Any) -> None:
         why = keys_problem(ts, {(direction, protocol): key})
         if why:
             raise ConfigError(why)
+    why = spi_clash(s.config, entry, keys={(direction, protocol): key})
+    if why:
+        raise ConfigError(why)
     entry.session_keys = keys
