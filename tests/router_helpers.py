@@ -195,3 +195,119 @@ def two_routers(
 
 def rng_bytes(seed: int, n: int) -> bytes:
     return random.Random(seed).randbytes(n)
+
+
+def isakmp_pair_config(
+    name: str, me: str, peer: str, lan: str, remote_lan: str, transforms: str, extra: str = ""
+) -> str:
+    """One side of a pair whose crypto map entry is ``ipsec-isakmp`` (SAs come from key
+    management; tests install them through :meth:`Router.install_sas`, as IKE will)."""
+    first = lan.rsplit(".", 1)[0]
+    return (
+        "\n".join(
+            [
+                f"hostname {name}",
+                f"crypto ipsec transform-set ts {transforms}",
+                f"access-list 101 permit ip {lan} 0.0.0.255 {remote_lan} 0.0.0.255",
+                "crypto map vpn 10 ipsec-isakmp",
+                " match address 101",
+                " set transform-set ts",
+                f" set peer {peer}",
+                "interface Ethernet0",
+                f" ip address {first}.1 255.255.255.0",
+                "interface Serial0",
+                f" ip address {me} 255.255.255.0",
+                " crypto map vpn",
+                f"ip route {remote_lan} 255.255.255.0 {peer}",
+                extra,
+            ]
+        )
+        + "\n"
+    )
+
+
+def negotiate(
+    a: Router,
+    b: Router,
+    *,
+    a_iface: str = "Serial0",
+    b_iface: str = "Serial0",
+    entry: tuple[str, int] = ("vpn", 10),
+    ts: str = "ts",
+    lifetime=None,
+    spi_base: int = 0x1000,
+    seed: int = 7,
+):
+    """Install matching SA bundles on ``a`` and ``b`` for the entries' flows, as IKE would after
+    a successful negotiation (keys from a seeded generator). Returns (bundle of a, bundle of b)."""
+    from host.policy import entry_acl, identity_of
+    from host.router import SAKeys
+
+    rnd = random.Random(seed)
+    ts_a = a.config.transform_sets[ts]
+
+    def auth_len(name: str | None) -> int:
+        return 0 if name is None else 20 if "sha" in name else 16
+
+    keys_ab = {}
+    for n, proto in enumerate(("esp", "ah")):
+        alen = auth_len(ts_a.ah if proto == "ah" else ts_a.esp_authentication)
+        for direction in ("ab", "ba"):
+            spi = spi_base + 2 * n + (direction == "ba")
+            cipher = rnd.randbytes(8) if proto == "esp" else b""
+            keys_ab[(direction, proto)] = SAKeys(spi, cipher, rnd.randbytes(alen))
+
+    def keys(me_to_peer: str, peer_to_me: str):
+        out = {}
+        for proto in ("esp", "ah"):
+            if (proto == "esp" and ts_a.esp) or (proto == "ah" and ts_a.ah):
+                out[("outbound", proto)] = keys_ab[(me_to_peer, proto)]
+                out[("inbound", proto)] = keys_ab[(peer_to_me, proto)]
+        return out
+
+    def flow(r: Router):
+        e = r.config.crypto_maps[entry[0]].entries[entry[1]]
+        return identity_of(next(iter(entry_acl(r.config, e).permit_entries())))
+
+    db_a, db_b = a.database_for(a_iface), b.database_for(b_iface)
+    ba = a.install_sas(
+        database=db_a,
+        entry=entry,
+        peer=db_b.local,
+        flow=flow(a),
+        transform_set=ts,
+        keys=keys("ab", "ba"),
+        lifetime=lifetime,
+    )
+    bb = b.install_sas(
+        database=db_b,
+        entry=entry,
+        peer=db_a.local,
+        flow=flow(b),
+        transform_set=ts,
+        keys=keys("ba", "ab"),
+        lifetime=lifetime,
+    )
+    return ba, bb
+
+
+def isakmp_routers(transforms: str = "esp-des esp-sha-hmac", **kw):
+    """A and B as in :func:`two_routers` but with ``ipsec-isakmp`` entries and negotiated SAs."""
+    net = Net()
+    a = net.add(
+        "A",
+        isakmp_pair_config(
+            "A", "192.168.0.1", "192.168.0.2", "10.1.1.0", "10.2.2.0", transforms, kw.pop("extra_a", "")
+        ),
+        seed=1,
+    )
+    b = net.add(
+        "B",
+        isakmp_pair_config(
+            "B", "192.168.0.2", "192.168.0.1", "10.2.2.0", "10.1.1.0", transforms, kw.pop("extra_b", "")
+        ),
+        seed=2,
+    )
+    net.link("A", "Serial0", "B", "Serial0")
+    bundles = negotiate(a, b, **kw)
+    return net, a, b, net.lan("A", "Ethernet0"), net.lan("B", "Ethernet0"), bundles
