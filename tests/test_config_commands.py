@@ -437,3 +437,27 @@ def test_every_setting_survives_running_config():
     for name in ("hostname", "hosts", "interfaces", "routes", "acls", "transform_sets", "sa_lifetime"):
         assert getattr(a, name) == getattr(b, name), name
     assert a.crypto_maps == b.crypto_maps and a.dynamic_maps == b.dynamic_maps
+
+
+def test_a_failing_listener_does_not_undo_the_change():
+    router = ConfigOnlyRouter()
+
+    def broken(config, changes):
+        raise RuntimeError("engine full")
+
+    router.config.subscribe(broken)
+    session = Session(router, mode="config")
+    outcome = session.run("hostname Other")
+    assert router.config.hostname == "Other" and session.prompt == "Other(config)#"
+    assert outcome.output == "% Warning: RuntimeError: engine full\n"
+    assert session.run("hostname Third").output == "% Warning: RuntimeError: engine full\n"
+
+
+def test_listener_failures_during_a_file_load_are_reported():
+    router = ConfigOnlyRouter()
+    router.config.subscribe(lambda config, changes: 1 / 0)
+    errors = load_config(router, "hostname X\n", source="f")
+    assert [(e.lineno, e.message) for e in errors] == [
+        (1, "% Warning: ZeroDivisionError: division by zero\n")
+    ]
+    assert router.config.hostname == "X"

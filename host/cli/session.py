@@ -140,7 +140,8 @@ class Session:
                 self.mode, self.key = self.modes[self._next[0]], self._next[1]
             elif mode is not self.mode:
                 self.mode, self.key = mode, None
-            return Outcome(output="".join(self._out))
+            warnings = "".join(f"% Warning: {e}\n" for e in self.config.take_notify_errors())
+            return Outcome(output="".join(self._out) + warnings)
         return Outcome(error=max(errors, key=_depth))
 
     def _run_in(self, mode: Mode, cur: Cursor) -> None:

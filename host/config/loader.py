@@ -18,7 +18,8 @@ __all__ = ["LineError", "load_config", "config_from_text"]
 
 @dataclass(frozen=True)
 class LineError:
-    """A configuration line that was refused."""
+    """A configuration line that was refused (or, with a ``% Warning`` feedback, one that was applied
+    but whose change a listener such as the data plane failed to act on)."""
 
     source: str
     lineno: int
@@ -52,7 +53,8 @@ def load_config(router: Any, text: str, source: str = "config") -> list[LineErro
             session.mode, session.key = session.modes["config"], None
             continue
         outcome = session.run(line.expandtabs())
-        if outcome.error is not None or outcome.help is not None:
+        warned = "% Warning: " in outcome.output
+        if outcome.error is not None or outcome.help is not None or warned:
             prefix = f"{source}:{lineno}: "
             errors.append(LineError(source, lineno, line.expandtabs(), outcome.feedback(len(prefix))))
         if not session.mode.configuring:

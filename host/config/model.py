@@ -326,10 +326,15 @@ class RouterConfig:
         """Bumped once per committed transaction that changed something."""
         self._listeners: list[Callable[[RouterConfig, list[Change]], None]] = []
         self._pending: list[Change] | None = None
+        self.notify_errors: list[str] = []
+        """Exceptions raised by listeners: a listener's failure never undoes a committed change."""
 
     # -- change tracking -------------------------------------------------------------------
     def subscribe(self, callback: Callable[[RouterConfig, list[Change]], None]) -> None:
-        """Call ``callback(config, changes)`` after every committed change set."""
+        """Call ``callback(config, changes)`` after every committed change set.
+
+        The change is already in place when the callback runs; an exception it raises is kept in
+        :attr:`notify_errors` (and shown by the console) rather than undoing the change."""
         self._listeners.append(callback)
 
     def unsubscribe(self, callback: Callable[[RouterConfig, list[Change]], None]) -> None:
@@ -362,7 +367,15 @@ class RouterConfig:
         if changes:
             self.version += 1
             for listener in list(self._listeners):
-                listener(self, changes)
+                try:
+                    listener(self, changes)
+                except Exception as exc:  # the change stands; the listener's failure is reported
+                    self.notify_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def take_notify_errors(self) -> list[str]:
+        """The failures of listeners since the last call (the console prints them as warnings)."""
+        errors, self.notify_errors = self.notify_errors, []
+        return errors
 
     # -- look-ups --------------------------------------------------------------------------
     def interface(self, name: str) -> Interface:
