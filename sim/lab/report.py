@@ -79,4 +79,4 @@ def summary_text(result: LabResult) -> str:
         lines.append(f"EXPECTATION FAILED: {f}")
     if not failures and any(s.expect for s in result.specs.values()):
         lines.append("all expectations met")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.rstrip() for line in lines) + "\n"
