@@ -189,6 +189,10 @@ class DataPath:
             if db is None:
                 self._drop(Reason.NO_CRYPTO_MAP, p, "in")
                 return
+            why = self._ipsec_unprotected(p, hdr, payload, db, intf.crypto_map)
+            if why is not None:
+                self._drop(Reason.UNPROTECTED, p, "in", why)
+                return
             unprotect.append(_Unprotect(p, db))
             return
         view = acl_view(hdr, payload)
@@ -207,6 +211,26 @@ class DataPath:
             return
         r.counters["forwarded"] += 1
         tx.append(_Pkt(data, p.iface, "fwd", p.protected_by, frozenset(), p.depth))
+
+    def _ipsec_unprotected(self, p: _Pkt, hdr, payload: bytes, db: SADatabase, map_name: str) -> str | None:
+        """An ESP/AH datagram addressed to the router is itself traffic that a crypto map entry
+        may claim (nesting: ESP from the inner peer must arrive under the outer peer's SAs).
+        It passes when no entry claims it, when it arrived inside an SA of the claiming entry,
+        or when its own SPI belongs to that entry (IPsec between the peers themselves, as in
+        transport mode). Returns why it is dropped, else None."""
+        m = classify_inbound(self.router.config, map_name, acl_view(hdr, payload))
+        if m is None or m.action != "protect":
+            return None if m is None else f"crypto map {m.entry.map_name} {m.entry.seq}"
+        key = (m.entry.map_name, m.entry.seq)
+        if any(b.entry == key for b in p.protected_by):
+            return None
+        off = 0 if hdr.proto == ipv4.PROTO_ESP else 4
+        if len(payload) >= off + 4:
+            sa = db.lookup_inbound(hdr.dst, hdr.proto, int.from_bytes(payload[off : off + 4], "big"))
+            bundle = db.bundle_of(sa) if sa is not None else None
+            if bundle is None or bundle.entry == key:
+                return None  # an unknown SPI is dropped (and counted) as such later
+        return f"crypto map {key[0]} {key[1]}"
 
     def _deliver(self, p: _Pkt, hdr: ipv4.IPv4Header, payload: bytes, tx: list[_Pkt]) -> None:
         r = self.router
@@ -349,14 +373,7 @@ class DataPath:
         then the ESP behind AH as a second one; then the sibling and flow checks."""
         steps = [self._inbound_step(it) for it in items]
         results = run_burst(steps)
-        again = [
-            i
-            for i, it in enumerate(items)
-            if not isinstance(results[i], Drop)
-            and it.sas
-            and it.sas[0].protocol is Protocol.AH
-            and results[i][9] == ipv4.PROTO_ESP
-        ]
+        again = [i for i, it in enumerate(items) if self._esp_behind_ah(it, results[i])]
         if again:
             steps2 = []
             for i in again:
@@ -394,6 +411,17 @@ class DataPath:
         for b in touched.values():
             self.router.lifetimes.after_traffic(b)
         return out
+
+    @staticmethod
+    def _esp_behind_ah(it: _Unprotect, result: bytes | Drop) -> bool:
+        """Whether an AH layer just verified left the ESP of the same bundle behind it (AH
+        over ESP, one header); an AH-only bundle's tunnel leaves an inner datagram instead,
+        which is received again like any other."""
+        if isinstance(result, Drop) or len(it.sas) != 1 or it.sas[0].protocol is not Protocol.AH:
+            return False
+        bundle = it.db.bundle_of(it.sas[0])
+        has_esp = bundle is not None and any(sa.protocol is Protocol.ESP for sa in bundle.inbound)
+        return has_esp and result[9] == ipv4.PROTO_ESP
 
     def _inbound_step(self, it: _Unprotect) -> Step | Drop:
         data = it.pkt.data
