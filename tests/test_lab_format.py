@@ -202,3 +202,15 @@ def test_cli_subprocess_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "traffic: expected a list" in proc.stderr
+
+
+def test_the_documented_complete_example_runs() -> None:
+    doc = (ROOT / "docs" / "lab-format.md").read_text()
+    block = doc.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = parse_lab(block, source="docs/lab-format.md")
+    example = load_lab(ROOT / "examples" / "labs" / "simple.yaml")
+    assert [r.config for r in spec.routers.values()] == [r.config for r in example.routers.values()]
+    assert spec.flows == example.flows and spec.links == example.links and spec.hosts == example.hosts
+    result = Lab(spec).run()
+    assert not result.expectation_failures()
+    assert result.replies["ping"].delivered == 3
