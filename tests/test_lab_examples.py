@@ -25,17 +25,6 @@ LABS = Path(__file__).resolve().parents[1] / "examples" / "labs"
 EXAMPLES = sorted(p.stem for p in LABS.glob("*.yaml"))
 TSHARK = shutil.which("tshark")
 
-NESTING_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="host/datapath.py treats the ESP inside a tunnel-mode AH as the ESP of an AH+ESP "
-    "bundle (see /work/notes/lab-needs.md item 1)",
-)
-
-
-def _marked(names):
-    return [pytest.param(n, marks=NESTING_BUG) if n == "nesting" else n for n in names]
-
-
 REQUIRED = {"simple", "elaborate", "ah-transport", "ah-esp", "legacy-rfc1828-1829", "nesting", "redundant"}
 
 # What each lab must deliver: flow -> (packets delivered, replies delivered), and the flows it
@@ -70,7 +59,7 @@ def test_the_required_examples_exist() -> None:
     assert REQUIRED <= set(EXAMPLES)
 
 
-@pytest.mark.parametrize("name", _marked(sorted(REQUIRED)))
+@pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_lab_delivers_what_it_promises(runs, name) -> None:
     events = runs[name].events
     delivered = collections.Counter((e["flow"], e["reply"]) for e in events if e["event"] == "delivered")
@@ -90,7 +79,7 @@ def test_lab_delivers_what_it_promises(runs, name) -> None:
     assert not runs[name].result.expectation_failures()
 
 
-@pytest.mark.parametrize("name", _marked(EXAMPLES))
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_json_events_account_for_every_sent_packet(runs, name) -> None:
     events = runs[name].events
     kinds = {e["event"] for e in events}
