@@ -1,0 +1,421 @@
+"""The MAC half of the engine: HMAC (RFC 2104) and RFC 1828 keyed MD5 from precomputed states.
+
+An :class:`HMACUnit` computes one job's ICV on one :class:`~hdl.hash_unit.HashLane`; an
+:class:`HMACPool` holds several units behind one job stream, one data stream and one result stream,
+so that the MACs of several packets are computed at once.
+
+Per job, from the SA context's ``inner`` / ``outer`` fields (see :data:`hdl.layouts.SAContext`):
+
+``HMAC_MD5_96``, ``HMAC_SHA1_96`` (RFC 2403, RFC 2404)
+    inner digest = hash from ``inner``, 64 bytes already counted, over the message;
+    ICV = the first 12 bytes of the hash from ``outer``, 64 bytes counted, over the inner digest.
+``KEYED_MD5`` (RFC 1828)
+    ICV = MD5 from ``inner`` (the state after key + keyfill), 64 bytes counted, over the message
+    followed by the 16 key bytes held in ``outer``; all 16 bytes of it.
+
+For a verifying job the expected ICV follows the message on the data stream and the result says
+whether the two agree over the ICV's length; the comparison is done here, in hardware.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .hash_unit import STATE_BITS, HashAlgorithm, HashLane
+from .layouts import ICV_BYTES, ICV_WORDS, Auth, StreamWord
+
+__all__ = ["HMACJob", "HMACWord", "HMACResult", "HMACUnit", "HMACPool", "ID_BITS", "JOB_LENGTH_BITS"]
+
+ID_BITS = 16
+"""Width of the id that ties a job's data words and its result to the job."""
+JOB_LENGTH_BITS = 17
+"""Width of a job's message length: ``auth_len + cipher_len`` of a job fits."""
+ICV_BITS = ICV_BYTES * 8
+
+HMACJob = data.StructLayout(
+    {
+        "id": ID_BITS,
+        "auth": Auth,
+        "verify": 1,
+        "length": JOB_LENGTH_BITS,
+        "inner": STATE_BITS,
+        "outer": STATE_BITS,
+    }
+)
+"""One MAC job.
+
+``id``: the caller's name for the job, returned with its result; in an :class:`HMACPool` it also
+routes the job's data words, so the ids of the jobs in a pool must differ. ``auth``: the SA's
+authenticator (:class:`~hdl.layouts.Auth`; ``NONE`` completes with ``error``). ``verify``: the
+message is followed by the expected ICV, and the result compares. ``length``: message bytes
+(ESP: SPI, sequence number, IV and ciphertext; AH: the prepared datagram). ``inner``, ``outer``:
+the SA context's fields of the same names, as :mod:`hdl.layouts` stores them.
+"""
+
+HMACWord = data.StructLayout(
+    {
+        "id": ID_BITS,
+        "data": 64,
+        "last": 1,
+    }
+)
+"""One data word for the job named ``id`` (see :attr:`HMACPool.data`)."""
+
+HMACResult = data.StructLayout(
+    {
+        "id": ID_BITS,
+        "icv": ICV_BITS,
+        "match": 1,
+        "error": 1,
+    }
+)
+"""The outcome of one job.
+
+``id``: the job's id. ``icv``: the computed ICV, network-order bytes in the top bits: 12 bytes for
+HMAC-96 (the last 4 bytes zero), 16 for keyed MD5; the job stream's ICV words carry it unchanged.
+``match``: a verifying job's expected ICV equals ``icv`` over the ICV's length (0 for a generating
+job, or when ``error`` is set). ``error``: the job's words disagreed with its length (``last``
+early or late) or ``auth`` was ``NONE``; ``icv`` is then meaningless.
+"""
+
+
+def _icv_mask(auth):
+    """The bits of the 128-bit ICV field that an authenticator's ICV occupies."""
+    hmac96 = Const(((1 << 96) - 1) << 32, ICV_BITS)
+    return Mux(auth == Auth.KEYED_MD5, Const((1 << ICV_BITS) - 1, ICV_BITS), hmac96)
+
+
+class HMACUnit(wiring.Component):
+    """One MAC job at a time on one hash lane: HMAC-MD5-96, HMAC-SHA1-96, or RFC 1828 keyed MD5.
+
+    Parameters
+    ----------
+    fifo_depth : int
+        Words of buffer in front of the lane (0: none). With a buffer as deep as a packet the
+        caller can hand over a whole message at one word per cycle although the lane consumes
+        about 0.8 (SHA-1) or 1 (MD5) bytes per cycle.
+
+    Ports
+    -----
+    job : In(stream.Signature(HMACJob))
+        Accepted when the unit is idle: its previous result has been taken.
+    data : In(stream.Signature(StreamWord))
+        The job's words: ``ceil(length / 8)`` message words (network byte order, bytes beyond
+        ``length`` ignored), then for a verifying job the expected ICV as :data:`ICV_WORDS` words
+        (left-aligned, bytes beyond the ICV's length ignored). ``last`` marks the job's final word.
+        A job with no words (empty message, not verifying) takes none. ``last`` too early ends the
+        job with ``error``; missing ``last`` makes the unit discard words until one comes, and
+        report ``error``. Back-pressure: the lane takes a block's 8 words, then waits for its core.
+    result : Out(stream.Signature(HMACResult))
+        The job's outcome; held until taken.
+    job_id : Out(ID_BITS)
+        The id of the current job.
+    open : Out(1)
+        The unit takes more ``data`` words for job ``job_id`` (from job acceptance until a word
+        with ``last`` is accepted). :class:`HMACPool` routes words with this.
+    busy : Out(1)
+        The unit holds a job (from acceptance until its result is taken).
+    """
+
+    def __init__(self, *, fifo_depth: int = 0):
+        if fifo_depth < 0:
+            raise ValueError(f"fifo_depth must be 0 or more, not {fifo_depth}")
+        self.fifo_depth = fifo_depth
+        super().__init__(
+            {
+                "job": In(stream.Signature(HMACJob)),
+                "data": In(stream.Signature(StreamWord)),
+                "result": Out(stream.Signature(HMACResult)),
+                "job_id": Out(ID_BITS),
+                "open": Out(1),
+                "busy": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.lane = lane = HashLane()
+
+        # The data words, through the optional buffer.
+        if self.fifo_depth:
+            m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=StreamWord.size, depth=self.fifo_depth)
+            m.d.comb += [
+                buf.w_data.eq(self.data.payload),
+                buf.w_en.eq(self.data.valid & self.open),
+                self.data.ready.eq(buf.w_rdy & self.open),
+            ]
+            din_valid, din_word = buf.r_rdy, data.View(StreamWord, buf.r_data)
+            din_ready = buf.r_en
+        else:
+            din_valid, din_word = self.data.valid, self.data.payload
+            din_ready = self.data.ready
+            # Unrouted words: a unit alone takes no word it does not expect.
+        din = Signal(StreamWord)
+        m.d.comb += din.eq(din_word)
+        take = Signal()  # a data word moves out of the buffer (or the port) this cycle
+        m.d.comb += take.eq(din_valid & din_ready)
+
+        auth = Signal(Auth)
+        verify = Signal()
+        keyed = Signal()  # RFC 1828: append the key, no outer hash
+        length = Signal(JOB_LENGTH_BITS)
+        msg_words = Signal(JOB_LENGTH_BITS - 2)  # ceil(length / 8)
+        state = Signal(STATE_BITS)  # the inner chaining value, then the inner digest, then the MAC
+        key = Signal(STATE_BITS + 32)  # `outer`; for keyed MD5 shifted into place after the message
+        align = Signal(3)  # byte shifts still to apply to `key`
+        expected = Signal(ICV_BITS)
+        words = Signal(JOB_LENGTH_BITS - 2)  # words of this phase done
+        ended = Signal()  # the job's `last` word has been taken
+        error = Signal()
+
+        is_md5 = auth != Auth.HMAC_SHA1_96
+        algorithm = Mux(is_md5, HashAlgorithm.MD5, HashAlgorithm.SHA1)
+        tail_bytes = length[0:3]
+        keep = Signal(64)  # the message bytes of the last message word
+        with m.Switch(tail_bytes):
+            for r in range(1, 8):
+                with m.Case(r):
+                    m.d.comb += keep.eq(((1 << (8 * r)) - 1) << (64 - 8 * r))
+            with m.Default():
+                m.d.comb += keep.eq(2**64 - 1)
+
+        # Keyed MD5: the datagram ends r = length % 8 bytes into a word; the key follows at once. The
+        # key register is shifted right by r bytes (one per cycle) so that its top 24 bytes read
+        # r zero bytes, the key, zeros: the first 8 merge into the datagram's last word, or, when
+        # r = 0, make the first appended word.
+        with m.If(align != 0):
+            m.d.sync += [key.eq(key >> 8), align.eq(align - 1)]
+
+        m.d.comb += [self.job_id.eq(self.result.payload.id), self.busy.eq(~self.job.ready)]
+        m.d.comb += self.result.payload.error.eq(error)
+        with m.If(self.data.valid & self.data.ready & self.data.payload.last):
+            m.d.sync += self.open.eq(0)
+
+        def frame(final):
+            """Account for a taken word, which should be the job's final one exactly if ``final``."""
+            with m.If(din.last):
+                m.d.sync += ended.eq(1)
+            with m.If(din.last != final):
+                m.d.sync += error.eq(1)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.job.ready.eq(1)
+                with m.If(self.job.valid):
+                    p = self.job.payload
+                    n_words = (p.length + 7) >> 3
+                    no_words = (n_words == 0) & ~p.verify
+                    m.d.sync += [
+                        self.result.payload.id.eq(p.id),
+                        auth.eq(p.auth),
+                        verify.eq(p.verify),
+                        keyed.eq(p.auth == Auth.KEYED_MD5),
+                        length.eq(p.length),
+                        msg_words.eq(n_words),
+                        state.eq(p.inner),
+                        key.eq(Cat(Const(0, 32), p.outer)),
+                        align.eq(Mux(p.auth == Auth.KEYED_MD5, p.length[0:3], 0)),
+                        words.eq(0),
+                        ended.eq(no_words),
+                        self.open.eq(~no_words),
+                        error.eq(p.auth == Auth.NONE),
+                    ]
+                    m.next = "INNER"
+            with m.State("INNER"):
+                lp = lane.start.payload
+                m.d.comb += [
+                    lane.start.valid.eq(1),
+                    lp.algorithm.eq(algorithm),
+                    lp.iv.eq(state),
+                    lp.prefix.eq(64),
+                    lp.length.eq(length + Mux(keyed, 16, 0)),
+                ]
+                with m.If(lane.start.ready):
+                    m.next = "MESSAGE"
+            with m.State("MESSAGE"):
+                last_word = words == msg_words - 1
+                word = Mux(last_word, din.data & keep, din.data)
+                with m.If(words == msg_words):
+                    m.d.sync += words.eq(0)
+                    m.next = "ICV"
+                with m.Elif(ended):
+                    # `last` came early: finish the lane's message with zeros.
+                    m.d.comb += lane.data.valid.eq(1)
+                    with m.If(lane.data.ready):
+                        m.d.sync += words.eq(words + 1)
+                with m.Elif(align == 0):
+                    merge = keyed & last_word & (tail_bytes != 0)
+                    m.d.comb += [
+                        lane.data.valid.eq(din_valid),
+                        din_ready.eq(lane.data.ready),
+                        lane.data.payload.eq(Mux(merge, word | key[-64:], din.data)),
+                    ]
+                    with m.If(take):
+                        m.d.sync += words.eq(words + 1)
+                        frame(final=last_word & ~verify)
+                        with m.If(merge):
+                            m.d.sync += key.eq(key << 64)
+            with m.State("ICV"):
+                with m.If(~verify | ended | (words == ICV_WORDS)):
+                    m.d.sync += words.eq(0)
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.comb += din_ready.eq(1)
+                    with m.If(take):
+                        m.d.sync += [expected.eq(Cat(din.data, expected)), words.eq(words + 1)]
+                        frame(final=words == ICV_WORDS - 1)
+            with m.State("DRAIN"):
+                # Words after the expected final one, up to `last`: discarded (the job is in error).
+                with m.If(ended):
+                    m.next = "TAIL"
+                with m.Else():
+                    m.d.comb += din_ready.eq(1)
+                    with m.If(take & din.last):
+                        m.d.sync += ended.eq(1)
+            with m.State("TAIL"):
+                # Keyed MD5: the two words that finish datagram || key.
+                with m.If(~keyed | (words == 2)):
+                    m.d.sync += words.eq(0)
+                    m.next = "INNER_DIGEST"
+                with m.Else():
+                    m.d.comb += [lane.data.valid.eq(1), lane.data.payload.eq(key[-64:])]
+                    with m.If(lane.data.ready):
+                        m.d.sync += [key.eq(key << 64), words.eq(words + 1)]
+            with m.State("INNER_DIGEST"):
+                m.d.comb += lane.digest.ready.eq(1)
+                with m.If(lane.digest.valid):
+                    m.d.sync += state.eq(lane.digest.payload)
+                    with m.If(keyed):
+                        m.next = "RESULT"
+                    with m.Else():
+                        m.next = "OUTER"
+            with m.State("OUTER"):
+                lp = lane.start.payload
+                m.d.comb += [
+                    lane.start.valid.eq(1),
+                    lp.algorithm.eq(algorithm),
+                    lp.iv.eq(key[32:]),
+                    lp.prefix.eq(64),
+                    lp.length.eq(Mux(is_md5, 16, 20)),
+                ]
+                with m.If(lane.start.ready):
+                    m.next = "OUTER_MESSAGE"
+            with m.State("OUTER_MESSAGE"):
+                # The inner digest: 2 words (MD5) or 3 (SHA-1, the last half empty).
+                with m.If(words == Mux(is_md5, 2, 3)):
+                    m.d.sync += words.eq(0)
+                    m.next = "OUTER_DIGEST"
+                with m.Else():
+                    m.d.comb += [lane.data.valid.eq(1), lane.data.payload.eq(state[-64:])]
+                    with m.If(lane.data.ready):
+                        m.d.sync += [state.eq(state << 64), words.eq(words + 1)]
+            with m.State("OUTER_DIGEST"):
+                m.d.comb += lane.digest.ready.eq(1)
+                with m.If(lane.digest.valid):
+                    m.d.sync += state.eq(lane.digest.payload)
+                    m.next = "RESULT"
+            with m.State("RESULT"):
+                mask = _icv_mask(auth)
+                icv = state[-ICV_BITS:] & mask
+                m.d.comb += [
+                    self.result.valid.eq(1),
+                    self.result.payload.icv.eq(icv),
+                    self.result.payload.match.eq(verify & ~error & ((expected & mask) == icv)),
+                ]
+                with m.If(self.result.ready):
+                    m.next = "IDLE"
+        return m
+
+
+class HMACPool(wiring.Component):
+    """Several :class:`HMACUnit` lanes behind one job, one data and one result stream.
+
+    A job goes to any idle lane (the lowest-numbered); its data words find the lane by the job's
+    id, so the words of different jobs may interleave freely; results leave as lanes finish
+    (the lowest-numbered finished lane first), tagged with the job's id.
+
+    Parameters
+    ----------
+    lanes : int
+        Hash lanes, i.e. jobs in flight. One SHA-1 lane sustains about 0.75 bytes per cycle on
+        1400-byte HMAC-SHA1 jobs; MD5 about 0.9.
+    fifo_depth : int
+        Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
+
+    Ports
+    -----
+    jobs : In(stream.Signature(HMACJob))
+        Accepted when a lane is idle. The ids of the jobs in the pool must differ.
+    data : In(stream.Signature(HMACWord))
+        Data words, each for the job its ``id`` names, in that job's order (see
+        :attr:`HMACUnit.data`). Send a job's words only after the pool accepted the job. A word
+        whose id names no job that takes words is taken and dropped (``dropped`` strobes).
+        A word for a lane that is not ready stalls the stream.
+    results : Out(stream.Signature(HMACResult))
+        One result per job.
+    dropped : Out(1)
+        Strobe: a data word naming no open job was dropped this cycle.
+    busy : Out(lanes)
+        Bit i: lane i holds a job.
+    """
+
+    def __init__(self, *, lanes: int = 8, fifo_depth: int = 0):
+        if lanes < 1:
+            raise ValueError(f"an HMAC pool needs at least one lane, not {lanes}")
+        self.lanes = lanes
+        self.fifo_depth = fifo_depth
+        super().__init__(
+            {
+                "jobs": In(stream.Signature(HMACJob)),
+                "data": In(stream.Signature(HMACWord)),
+                "results": Out(stream.Signature(HMACResult)),
+                "dropped": Out(1),
+                "busy": Out(lanes),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        units = []
+        for i in range(self.lanes):
+            unit = HMACUnit(fifo_depth=self.fifo_depth)
+            m.submodules[f"lane{i}"] = unit
+            units.append(unit)
+        m.d.comb += self.busy.eq(Cat(u.busy for u in units))
+
+        # Jobs: to the lowest-numbered idle lane.
+        taken = Const(0)
+        for u in units:
+            m.d.comb += [u.job.payload.eq(self.jobs.payload), u.job.valid.eq(self.jobs.valid & ~taken)]
+            taken = taken | u.job.ready
+        m.d.comb += self.jobs.ready.eq(taken)
+
+        # Data: to the lane whose open job has the word's id.
+        word = self.data.payload
+        matched = Const(0)
+        ready = Const(0)
+        for u in units:
+            match = u.open & (u.job_id == word.id)
+            m.d.comb += [
+                u.data.payload.data.eq(word.data),
+                u.data.payload.last.eq(word.last),
+                u.data.valid.eq(self.data.valid & match),
+            ]
+            matched = matched | match
+            ready = ready | (match & u.data.ready)
+        m.d.comb += [
+            self.data.ready.eq(ready | ~matched),
+            self.dropped.eq(self.data.valid & ~matched),
+        ]
+
+        # Results: the lowest-numbered lane with one.
+        earlier = Const(0)
+        for u in units:
+            with m.If(u.result.valid & ~earlier):
+                m.d.comb += [
+                    self.results.valid.eq(1),
+                    self.results.payload.eq(u.result.payload),
+                    u.result.ready.eq(self.results.ready),
+                ]
+            earlier = earlier | u.result.valid
+        return m

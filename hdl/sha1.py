@@ -1,0 +1,134 @@
+"""SHA-1 compression (FIPS 180-4 section 6.1.2), one round per cycle.
+
+The core compresses one 64-byte block in 80 round cycles plus one cycle that adds the result into
+the chaining value; a block chained onto the previous one is accepted in that same cycle, so a
+message streams at 81 cycles per block. It knows nothing of padding: it sees the 16 big-endian
+message words M[0..15] and the chaining value H0..H4.
+
+The message schedule is a 16-word sliding window: in round t the window holds W[t..t+15], W[t] is
+at its head, and the word that enters at its tail is W[t+16] = ROTL1(W[t+13] ^ W[t+8] ^ W[t+2] ^ W[t]).
+
+The round is FIPS 180-4's ``T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t`` with one rearrangement for
+timing: ``e + K_t + W_t`` does not depend on the round before it (the next round's e is this round's
+d, and W[t+1] is already in the window), so it is summed a cycle early into ``pre``.
+"""
+
+from amaranth import Array, Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["SHA1Core", "SHA1Block", "SHA1State", "K"]
+
+SHA1State = data.ArrayLayout(32, 5)
+"""The chaining value H0..H4 (FIPS 180-4 5.3.1), element 0 is H0."""
+
+SHA1Block = data.StructLayout(
+    {
+        "words": data.ArrayLayout(32, 16),
+        "iv": SHA1State,
+        "chain": 1,
+    }
+)
+"""One block to compress. ``words``: M[0..15], each the big-endian value of four message bytes.
+``iv``: the chaining value to start from when ``chain`` is 0 (the first block of a message).
+``chain``: continue from the result of the previous block; ``iv`` is ignored."""
+
+K = [0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6]
+"""FIPS 180-4 4.2.1: K_t for t in 0..19, 20..39, 40..59, 60..79."""
+
+
+def _k(t):
+    """K_t for a round number ``t`` (a Value or int in 0..79)."""
+    return Array(K)[(t >= 20).as_unsigned() + (t >= 40) + (t >= 60)]
+
+
+class SHA1Core(wiring.Component):
+    """SHA-1 compression function, iterative, one round per cycle.
+
+    Ports
+    -----
+    blocks : In(stream.Signature(SHA1Block))
+        Blocks to compress. Accepted while the core is idle, or in the last cycle of the previous
+        block when the new block has ``chain`` set (a message's next block follows without a
+        gap). A block with ``chain`` clear waits until the core is idle.
+    cv : Out(SHA1State)
+        The chaining value after the most recent block; holds until the next block with ``chain``
+        clear is accepted.
+    done : Out(1)
+        One-cycle strobe: ``cv`` now holds the result of a block (one strobe per block, in order).
+
+    Timing: 80 round cycles and 1 finishing cycle per block; the block and ``iv`` are latched at
+    acceptance, so the source may change them right after.
+    """
+
+    blocks: In(stream.Signature(SHA1Block))
+    cv: Out(SHA1State)
+    done: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+
+        w = [Signal(32, name=f"w{j}") for j in range(16)]  # the window: w[j] = W[t + j]
+        a, b, c, d, e = (Signal(32, name=n) for n in "abcde")  # working variables
+        pre = Signal(32)  # e + K_t + W_t of the current round, summed a cycle early
+        t = Signal(7)  # the round, 0..79
+        h = self.cv
+
+        # f_t (FIPS 180-4 4.1.1): Ch for t = 0..19, Parity, Maj for 40..59, Parity.
+        f = Signal(32)
+        with m.If(t < 20):
+            m.d.comb += f.eq((b & c) ^ (~b & d))  # Ch(x, y, z)
+        with m.Elif((t >= 40) & (t < 60)):
+            m.d.comb += f.eq((b & c) ^ (b & d) ^ (c & d))  # Maj(x, y, z)
+        with m.Else():
+            m.d.comb += f.eq(b ^ c ^ d)  # Parity(x, y, z)
+
+        temp = Signal(32)  # T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t
+        m.d.comb += temp.eq(a.rotate_left(5) + f + pre)
+        w_new = Signal(32)  # W[t+16]
+        m.d.comb += w_new.eq((w[13] ^ w[8] ^ w[2] ^ w[0]).rotate_left(1))
+
+        summed = [Signal(32, name=f"sum_{n}") for n in "abcde"]
+        for j, v in enumerate((a, b, c, d, e)):
+            m.d.comb += summed[j].eq(h[j] + v)
+
+        def begin(start):
+            """Latch the accepted block and start round 0 from chaining value ``start``."""
+            p = self.blocks.payload
+            m.d.sync += [w[j].eq(p.words[j]) for j in range(16)]
+            m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
+            m.d.sync += pre.eq(start[4] + K[0] + p.words[0])
+            m.d.sync += t.eq(0)
+
+        m.d.sync += self.done.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.blocks.ready.eq(1)
+                with m.If(self.blocks.valid):
+                    p = self.blocks.payload
+                    with m.If(p.chain):
+                        begin([h[j] for j in range(5)])
+                    with m.Else():
+                        begin([p.iv[j] for j in range(5)])
+                        m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
+                    m.next = "ROUNDS"
+            with m.State("ROUNDS"):
+                # e = d; d = c; c = ROTL30(b); b = a; a = T
+                m.d.sync += [e.eq(d), d.eq(c), c.eq(b.rotate_left(30)), b.eq(a), a.eq(temp)]
+                # Slide the window; the next round's e is this round's d, its W is w[1].
+                m.d.sync += [w[j].eq(w[j + 1]) for j in range(15)] + [w[15].eq(w_new)]
+                m.d.sync += pre.eq(d + _k(t + 1) + w[1])
+                m.d.sync += t.eq(t + 1)
+                with m.If(t == 79):
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e
+                m.d.sync += [h[j].eq(summed[j]) for j in range(5)]
+                m.d.sync += self.done.eq(1)
+                m.d.comb += self.blocks.ready.eq(self.blocks.payload.chain)
+                with m.If(self.blocks.valid & self.blocks.payload.chain):
+                    begin(summed)
+                    m.next = "ROUNDS"
+                with m.Else():
+                    m.next = "IDLE"
+        return m
