@@ -221,3 +221,37 @@ def test_burst_of_packets_runs_as_one_engine_burst():
     for _, p in out:
         net.run([("B", "Serial0", p)])
     assert len(lan_b) == 20
+
+
+def test_legacy_rfc1828_rfc1829_pair_with_a_4_byte_iv():
+    """AH per RFC 1826/1828 around ESP per RFC 1829 with a 32-bit IV field; the ESP payload is
+    decrypted here with DES-CBC from ``cryptography`` and the IV of RFC 1829 section 3.1
+    (the 32-bit field followed by its one's complement)."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    net, a, b, lan_a, lan_b = two_routers(
+        "ah-rfc1828 esp-rfc1829",
+        extra_a="crypto ipsec transform-set ts ah-rfc1828 esp-rfc1829\n initialization-vector size 4",
+        extra_b="crypto ipsec transform-set ts ah-rfc1828 esp-rfc1829\n initialization-vector size 4",
+    )
+    for r in (a, b):
+        r.exec("clear crypto sa")  # the IV size changed after the SAs were installed
+    inner = ping(payload=b"legacy" * 7)
+    net.inject("A", "Ethernet0", inner)
+    assert len(lan_b) == 1, b.drops
+    wire = net.wire[("A", "Serial0")][0]
+    assert wire[9] == 51 and wire[20] == 50 and wire[21] == 4  # AH: ESP next, 4 words of MD5
+    esp_part = wire[20 + 24 :]
+    assert int.from_bytes(esp_part[:4], "big") == int(KEYS["spi_esp_out"])
+    field = esp_part[4:8]
+    iv = field + (int.from_bytes(field, "big") ^ 0xFFFFFFFF).to_bytes(4, "big")
+    dec = Cipher(TripleDES(bytes.fromhex(KEYS["esp_cipher_out"]) * 3), modes.CBC(iv)).decryptor()
+    plain = dec.update(esp_part[8:]) + dec.finalize()
+    padlen, nh = plain[-2], plain[-1]
+    forwarded = IP(inner)
+    forwarded.ttl -= 1
+    del forwarded.chksum
+    assert nh == 4 and plain[: len(plain) - 2 - padlen] == raw(forwarded)
+    text = a.exec("show crypto ipsec sa")
+    assert "IV size: 4 bytes" in text and "replay detection support: Y" not in text
