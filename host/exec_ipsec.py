@@ -14,7 +14,6 @@ has only a configuration they answer ``% IPsec is not running on this router``.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from host.cli.cursor import IPV4, WORD, Arg, Cursor
@@ -94,11 +93,11 @@ def _clear_sa(cur: Cursor, s: Any) -> None:
         router.clear_counters()
         return
     if "peer" in kwargs:
-        try:
-            kwargs["peer"] = str(ipaddress.IPv4Address(kwargs["peer"]))
-        except ValueError:
+        addr = router.config.resolve_peer(kwargs["peer"])
+        if addr is None:
             s.write(f"% Unable to resolve peer name {kwargs['peer']}\n")
             return
+        kwargs["peer"] = str(addr)
     router.clear_sas(**kwargs)
 
 

@@ -328,12 +328,11 @@ class Router:
         its SAs cannot be installed; the reason is logged)."""
         if not entry.manual_ready(self.config) or db.local is None:
             return None
-        peer = entry.peers[0]
-        try:
-            ipaddress.IPv4Address(peer)
-        except ValueError:
-            self.log.append(f"% {entry.map_name} {entry.seq}: peer {peer} is not an IP address")
+        addr = self.config.resolve_peer(entry.peers[0])
+        if addr is None:
+            self.log.append(f"% {entry.map_name} {entry.seq}: peer {entry.peers[0]} has no address (ip host)")
             return None
+        peer = str(addr)
         acl = entry_acl(self.config, entry)
         line = next(iter(acl.permit_entries())) if acl is not None else None
         if line is None:
@@ -577,7 +576,7 @@ class Router:
             self.counters["sa_requests_pending"] += 1
             return
         self._pending_requests[key] = now
-        peers = list(entry.peers)
+        peers = [str(a) if (a := self.config.resolve_peer(p)) is not None else p for p in entry.peers]
         if replaces is not None and replaces.peer in peers:
             peers.remove(replaces.peer)
             peers.insert(0, replaces.peer)

@@ -197,3 +197,15 @@ def test_install_sas_failure_leaves_nothing_installed():
     with pytest.raises(Exception, match="conn ids are in use"):
         negotiate(a, b)
     assert a.bundles() == [] and engine.conn_ids() == []
+
+
+def test_peer_host_names_resolve_through_ip_host():
+    net, a, b, lan_a, lan_b = two_routers(extra_a="ip host remote-gw 192.168.0.2")
+    a.configure("crypto map vpn 10\n no set peer 192.168.0.2\n set peer remote-gw\n")
+    a.exec("clear crypto sa")
+    (bundle,) = a.bundles()
+    assert bundle.peer == "192.168.0.2"
+    a.exec("clear crypto sa peer remote-gw")
+    (again,) = a.bundles()  # manual SAs come back at once
+    assert again is not bundle
+    assert "Unable to resolve peer name" in a.exec("clear crypto sa peer nowhere")
