@@ -6,8 +6,9 @@ accelerator does, and answers every job exactly as :mod:`hdl.layouts` documents 
 - ``BAD_CONN`` when the conn id names no installed SA (never installed, removed, or out of range),
   also for jobs that were queued before their SA was removed;
 - ``BAD_OP`` when the op's direction or pieces (cipher, MAC) differ from the SA's;
-- ``BAD_LENGTH`` when ``cipher_len`` is not a multiple of 8 or, ahead of ciphered data,
-  ``auth_len`` is not;
+- ``BAD_LENGTH`` when ``cipher_len`` is not a multiple of 8, when a ciphering job's
+  ``auth_len`` is not, or when a job that does not cipher carries ciphered data (the same
+  rules, in the same order of precedence, as the HDL engine's job intake);
 - ``ICV_MISMATCH`` when an inbound job's ICV differs (compared in constant time); such a result
   carries no data.
 
@@ -293,7 +294,10 @@ class SoftwareEngine(CryptoEngine):
         ):
             return Result(job.tag, job.conn_id, Status.BAD_OP)
         cdata = job.cipher_data
-        if len(cdata) % _DES or (cdata and len(job.auth_data) % _DES):
+        if ciphers:
+            if len(cdata) % _DES or len(job.auth_data) % _DES:
+                return Result(job.tag, job.conn_id, Status.BAD_LENGTH)
+        elif cdata:
             return Result(job.tag, job.conn_id, Status.BAD_LENGTH)
 
         if not inbound:
@@ -303,10 +307,8 @@ class SoftwareEngine(CryptoEngine):
                 m = ctx.mac.copy()
                 if job.auth_data:
                     m.update(job.auth_data)
-                # The MAC covers the ciphered region as it leaves: ciphertext outbound.
-                body = out if ciphers else cdata
-                if body:
-                    m.update(body)
+                if out:  # the MAC covers the ciphertext as it leaves
+                    m.update(out)
                 if ctx.trailer:
                     m.update(ctx.trailer)
                 icv = m.finalize()[: ctx.icv_len]

@@ -378,25 +378,32 @@ def test_op_sa_mismatch(engine, cipher, auth, inbound, op):
 
 
 def test_misaligned_lengths(engine):
+    """BAD_LENGTH, in the engine's rules: cipher_len a multiple of 8; a ciphering job's
+    auth_len a multiple of 8 (even with nothing to cipher); no ciphered data without a cipher."""
     key = bytes(range(8))
     out_id = engine.install(
         SAParams(inbound=False, cipher=Cipher.DES_CBC, auth=Auth.HMAC_MD5_96, des_key=key, auth_key=bytes(16))
     )
     enc_id = engine.install(SAParams(inbound=False, cipher=Cipher.DES_CBC, des_key=key))
     auth_id = engine.install(SAParams(inbound=False, auth=Auth.HMAC_SHA1_96, auth_key=bytes(20)))
-    results = engine.run(
-        [
-            Job(Op.ENCRYPT, enc_id, 1, cipher_data=bytes(12), iv=bytes(8)),  # cipher_len % 8
-            Job(
-                Op.ENCRYPT_AUTH, out_id, 2, auth_data=bytes(12), cipher_data=bytes(8), iv=bytes(8)
-            ),  # auth_len % 8
-            Job(Op.ENCRYPT_AUTH, out_id, 3, auth_data=bytes(16), cipher_data=bytes(7), iv=bytes(8)),
-            Job(Op.AUTH, auth_id, 4, auth_data=bytes(13)),  # no ciphered data: any auth_len
-            Job(Op.ENCRYPT_AUTH, out_id, 5, auth_data=bytes(16), cipher_data=bytes(24), iv=bytes(8)),
-        ]
-    )
-    assert [r.status for r in results] == [Status.BAD_LENGTH] * 3 + [Status.OK] * 2
-    assert all(r.data == b"" and r.icv is None for r in results[:3])
+    ver_id = engine.install(SAParams(inbound=True, auth=Auth.HMAC_SHA1_96, auth_key=bytes(20)))
+    bad = [
+        Job(Op.ENCRYPT, enc_id, 1, cipher_data=bytes(12), iv=bytes(8)),
+        Job(Op.ENCRYPT_AUTH, out_id, 2, auth_data=bytes(12), cipher_data=bytes(8), iv=bytes(8)),
+        Job(Op.ENCRYPT_AUTH, out_id, 3, auth_data=bytes(16), cipher_data=bytes(7), iv=bytes(8)),
+        Job(Op.ENCRYPT_AUTH, out_id, 4, auth_data=bytes(12), iv=bytes(8)),
+        Job(Op.AUTH, auth_id, 5, auth_data=bytes(8), cipher_data=bytes(8)),
+        Job(Op.VERIFY, ver_id, 6, auth_data=bytes(8), cipher_data=bytes(8), icv=bytes(12)),
+    ]
+    good = [
+        Job(Op.AUTH, auth_id, 7, auth_data=bytes(13)),  # no cipher: any auth_len
+        Job(Op.ENCRYPT_AUTH, out_id, 8, auth_data=bytes(16), cipher_data=bytes(24), iv=bytes(8)),
+        Job(Op.ENCRYPT_AUTH, out_id, 9, auth_data=bytes(16), iv=bytes(8)),  # nothing to cipher
+    ]
+    results = engine.run(bad + good)
+    assert [r.status for r in results] == [Status.BAD_LENGTH] * len(bad) + [Status.OK] * len(good)
+    assert all(r.data == b"" and r.icv is None for r in results[: len(bad)])
+    assert results[-1].data == b"" and results[-1].icv == ref_mac(Auth.HMAC_MD5_96, bytes(16), bytes(16))
 
 
 @pytest.mark.parametrize("flip", ["icv", "ciphertext", "prefix"])
