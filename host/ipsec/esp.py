@@ -21,6 +21,10 @@ payload. The outer header of tunnel mode copies the inner TOS (RFC 2401 5.1.2.1)
 SA's TTL and a fresh identification, and leaves DF clear, so that a protected datagram larger
 than a link's MTU can be fragmented on the way out (issue 3: "outer fragmentation").
 
+Inbound, a tunnel SA takes only next header 4 (a whole datagram, whose header must parse) and a
+transport SA refuses next header 4 (the peer applied the other mode): both count as "bad next
+header" drops.
+
 ``prepare_outbound`` / ``prepare_inbound`` return a :class:`~host.ipsec.burst.Step` (or a
 counted :class:`~host.ipsec.sa.Drop`); run a burst of them with
 :func:`~host.ipsec.burst.run_burst`. ``encapsulate`` / ``decapsulate`` do one packet.

@@ -317,7 +317,9 @@ class SecurityAssociation:
     @property
     def slot(self) -> int | None:
         """The IOS engine slot the SA runs on (0: software), for ``show crypto ipsec sa``."""
-        return None if self.engine is None else self.engine.card_slot
+        if self.engine is None or self.conn_id is None:
+            return None
+        return self.engine.slot_of(self.conn_id)
 
     # -- per-packet state -----------------------------------------------------------------------
 
