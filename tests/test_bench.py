@@ -44,7 +44,7 @@ def test_cli_json_and_errors():
         text=True,
         timeout=300,
     )
-    assert bad.returncode == 2 and "known engines: software" in bad.stderr
+    assert bad.returncode == 2 and "known engines:" in bad.stderr and "software" in bad.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "sim.cli", "bench", "--sizes", "10"],
         capture_output=True,
