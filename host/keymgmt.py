@@ -64,6 +64,10 @@ class KeyManager(Protocol):
     def request_sa(self, request: SARequest) -> None:
         """Start negotiating SAs for ``request`` (non-blocking; answer later, or never)."""
 
+    # Optional: ``sas_deleted(bundle, why)`` is called, when a key manager defines it, after a
+    # bundle left the database (``why``: ``seconds``, ``kilobytes``, ``cleared``, ...), so that
+    # IKE can tell the peer and drop temporary crypto map entries of dynamic maps.
+
 
 @dataclass
 class NoKeyManager:

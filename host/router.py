@@ -130,6 +130,7 @@ class Router:
         """IP identification numbers of the datagrams this router builds."""
         self.databases: dict[tuple[str, str], SADatabase] = {}
         self.routes = RoutingTable(self.config)
+        self._addresses: frozenset[bytes] = frozenset()
         self.drops: Counter = Counter()
         """Dropped packets per reason text."""
         self.counters: Counter = Counter()
@@ -247,9 +248,9 @@ class Router:
 
     # -- addresses and databases -----------------------------------------------------------------
 
-    def addresses(self) -> set[bytes]:
-        """The router's own addresses (every interface's, up or not)."""
-        return {i.address.packed for i in self.config.interfaces.values() if i.address is not None}
+    def addresses(self) -> frozenset[bytes]:
+        """The router's own addresses (every interface's, up or not), as 4-byte values."""
+        return self._addresses
 
     def database_for(self, interface: str) -> SADatabase | None:
         """The SA database of ``interface`` (None when it has no crypto map)."""
@@ -289,6 +290,9 @@ class Router:
     def _sync(self) -> None:
         """Bring routes, databases and manual SAs in line with the configuration."""
         self.routes = RoutingTable(self.config)
+        self._addresses = frozenset(
+            i.address.packed for i in self.config.interfaces.values() if i.address is not None
+        )
         wanted: dict[tuple[str, str], list[str]] = {}
         for name in sorted(self.config.interfaces):
             key = self._db_key(name)
@@ -467,6 +471,12 @@ class Router:
         for key in [k for k in self._pending_requests if k[0] == id(db) and k[1] == entry]:
             del self._pending_requests[key]
         self.counters["sas_created"] += len(bundle.sas)
+        if bundle.lifetime is not None:
+            from host.show.ipsec_debug import initialize_sas_lines
+
+            for sa in bundle.sas:
+                for line in initialize_sas_lines(sa, bundle.flow, bundle.lifetime):
+                    self.debug(line)
         for sa in bundle.sas:
             self._announce(bundle, sa, "sa_created")
         self.lifetimes.track(bundle)
@@ -536,6 +546,9 @@ class Router:
 
                 for line in delete_sa_lines(sa, conn_id):
                     self.debug(line)
+        tell = getattr(self.key_manager, "sas_deleted", None)
+        if notify and tell is not None and not bundle.manual:
+            tell(bundle, why)
 
     def expire(self, bundle: SABundle, why: str) -> None:
         """A bundle's lifetime ran out (``seconds`` or ``kilobytes``): its SAs are deleted."""

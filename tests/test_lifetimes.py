@@ -119,3 +119,24 @@ def test_per_map_lifetime_overrides_the_global_one():
     assert len(kinds(a, "rekey")) == 1 and kinds(b, "rekey") == []
     net.clock.advance_to(300)
     assert a.bundles() == [] and b.bundles() == [bb]
+
+
+def test_key_manager_hears_of_deleted_bundles():
+    class Recorder:
+        def __init__(self):
+            self.deleted = []
+            self.requests = []
+
+        def request_sa(self, request):
+            self.requests.append(request)
+
+        def sas_deleted(self, bundle, why):
+            self.deleted.append((bundle, why))
+
+    net, a, b, lan_a, lan_b, (ba, bb) = isakmp_routers(lifetime=(120, 4608000))
+    a.key_manager = km = Recorder()
+    net.clock.advance_to(120)
+    assert km.deleted == [(ba, "seconds")]
+    (ba2, _) = negotiate(a, b, spi_base=0x3000)
+    a.exec("clear crypto sa")
+    assert km.deleted[-1] == (ba2, "cleared")

@@ -8,6 +8,9 @@ messages are printed exactly as the spec's text shows them (continuation lines f
   each of the entry's transform sets, in priority order. ``(type=1)`` marks a host proxy
   (mask 255.255.255.255) and ``(type=4)`` a subnet (the ISAKMP ID types IPV4_ADDR and
   IPV4_ADDR_SUBNET). ``flags= 0x4`` for ESP and ``0x0`` for AH, as in the sample.
+- ``IPSEC(initialize_sas)``: key management handed IPsec a negotiated SA (one message per SA,
+  inbound first, before their ``create_sa`` messages). The sample prints ``4608000 kb`` once and
+  ``4608000kb`` everywhere else; the latter is used.
 - ``IPSEC(create_sa): sa created``: an SA went into the SA database (manual or negotiated).
 - ``IPSEC(delete_sa): deleting SA``: an SA left it (expired or cleared). The spec has no sample;
   the layout is create_sa's (what later IOS releases print).
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from host.keymgmt import SARequest
     from host.policy import FlowIdentity
 
-__all__ = ["create_sa_lines", "delete_sa_lines", "sa_request_lines", "spi_text"]
+__all__ = ["create_sa_lines", "delete_sa_lines", "sa_request_lines", "initialize_sas_lines", "spi_text"]
 
 
 def spi_text(spi: int) -> str:
@@ -91,3 +94,20 @@ def sa_request_lines(config: RouterConfig, req: SARequest) -> list[str]:
                 f"spi= 0x0(0), conn_id= 0, keysize= 0, flags= {'0x4' if proto is Protocol.ESP else '0x0'}"
             )
     return out
+
+
+def initialize_sas_lines(sa: SecurityAssociation, flow: FlowIdentity, lifetime: tuple[int, int]) -> list[str]:
+    """The ``initialize_sas`` message of a negotiated SA (``flow`` in local orientation)."""
+    local_proxy, remote_proxy = _proxies(flow)
+    if sa.inbound:
+        ends = f"dest= {sa.local}, src= {sa.peer},\ndest_proxy= {local_proxy},\nsrc_proxy= {remote_proxy},"
+    else:
+        ends = f"src= {sa.local}, dest= {sa.peer},\nsrc_proxy= {local_proxy},\ndest_proxy= {remote_proxy},"
+    flags = "0x4" if sa.protocol is Protocol.ESP else "0x0"
+    return [
+        "IPSEC(initialize_sas): ,\n"
+        f"(key eng. msg.) {ends}\n"
+        f"protocol= {sa.protocol.name}, transform= {sa.transform_text} ,\n"
+        f"lifedur= {lifetime[0]}s and {lifetime[1]}kb,\n"
+        f"spi= {spi_text(sa.spi)}, conn_id= {sa.conn_id}, keysize= 0, flags= {flags}"
+    ]
