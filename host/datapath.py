@@ -80,7 +80,7 @@ class Reason:
     NESTING = "nesting too deep"
     DF = "needs fragmentation and DF set"
     FRAGMENT = "bad fragment"
-    NOT_FOR_US = "not deliverable"
+    INTERNAL = "internal error"
 
 
 @dataclass
@@ -132,16 +132,25 @@ class DataPath:
             protect: list[_Protect] = []
             unprotect: list[_Unprotect] = []
             for p in rx:
-                self._receive(p, tx, unprotect)
+                self._guarded(self._receive, p, tx, unprotect)
             rx = []
             for p in tx:
-                self._send(p, protect, out)
+                self._guarded(self._send, p, protect, out)
             tx = []
             if protect:
                 tx.extend(self._protect(protect))
             if unprotect:
                 rx.extend(self._unprotect(unprotect))
         return out
+
+    def _guarded(self, stage, p: _Pkt, *queues) -> None:
+        """Run one packet through a stage; a failure of ours drops the packet (counted as
+        ``internal error`` with the exception in the detail) instead of stopping the router."""
+        try:
+            stage(p, *queues)
+        except Exception as e:  # noqa: BLE001 - the last line of defence, reported as a drop
+            direction = "in" if stage == self._receive else "out"
+            self._drop(Reason.INTERNAL, p, direction, f"{type(e).__name__}: {e}")
 
     # -- receiving -------------------------------------------------------------------------------
 

@@ -188,3 +188,4 @@ def test_random_garbage_never_crashes_and_is_never_delivered():
     # itself, arriving on an interface without crypto map) taken by the router
     assert sum(a.drops.values()) + a.counters["delivered"] == 1200
     assert a.counters["delivered"] == clear_to_router
+    assert a.drops["internal error"] == 0
