@@ -7,6 +7,9 @@ packets that the routers must accept.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.ipsec import AH as ScapyAH
@@ -255,3 +258,46 @@ def test_legacy_rfc1828_rfc1829_pair_with_a_4_byte_iv():
     assert nh == 4 and plain[: len(plain) - 2 - padlen] == raw(forwarded)
     text = a.exec("show crypto ipsec sa")
     assert "IV size: 4 bytes" in text and "replay detection support: Y" not in text
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+@pytest.mark.parametrize(
+    "transforms", ["esp-des", "esp-des esp-md5-hmac", "ah-sha-hmac esp-des esp-sha-hmac"]
+)
+def test_tshark_decrypts_with_the_routers_esp_sa_lines(tmp_path, transforms):
+    from scapy.utils import wrpcap
+
+    net, a, b, lan_a, lan_b = two_routers(transforms)
+    net.inject("A", "Ethernet0", ping(payload=b"tshark-sees-this!"))
+    net.inject("B", "Ethernet0", ping("10.2.2.7", "10.1.1.5", payload=b"and-this-too!"))
+    pcap = tmp_path / "link.pcap"
+    wrpcap(str(pcap), [IP(p) for p in net.wire[("A", "Serial0")] + net.wire[("B", "Serial0")]])
+    lines = a.esp_sa_lines()
+    assert len(lines) == 2 and sorted(lines) == sorted(b.esp_sa_lines())
+    cmd = [
+        "tshark",
+        "-r",
+        str(pcap),
+        "-o",
+        "esp.enable_encryption_decode:TRUE",
+        "-o",
+        "esp.enable_authentication_check:TRUE",
+        "-T",
+        "fields",
+        "-e",
+        "esp.icv_good",
+        "-e",
+        "data.data",
+        "-e",
+        "icmp.type",
+    ]
+    for line in lines:
+        cmd += ["-o", f"uat:esp_sa:{line}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    assert len(out) == 2
+    fields = [row.split("\t") for row in out]
+    assert [f[2] for f in fields] == ["8", "8"]  # the inner ICMP echo requests are dissected
+    if "hmac" in transforms.split("esp-des")[-1]:
+        assert [f[0] for f in fields] == ["1", "1"] or [f[0] for f in fields] == ["True", "True"]
+    payloads = {bytes.fromhex(f[1].replace(":", "")) for f in fields}
+    assert payloads == {b"tshark-sees-this!", b"and-this-too!"}
