@@ -4,7 +4,7 @@
 * ``clear crypto sa [peer {ADDRESS | NAME} | map NAME | entry DESTINATION {ah | esp} SPI | counters]``:
   delete SAs with their siblings; manual SAs are installed again from the current configuration;
   ``counters`` zeroes the traffic counters only (spec, ``clear crypto sa``). The spec lists the
-  command under global configuration; IOS takes it in privileged exec mode, as here.
+  command under global configuration mode; IOS also takes it in privileged exec mode: both work.
 * ``[no] debug crypto ipsec``: the IPsec debug messages (:mod:`host.show.ipsec_debug`), stamped
   with the router's clock, go to the router's log (and its ``log`` events).
 
@@ -116,7 +116,7 @@ def register(reg: ExecRegistry) -> None:
     reg.register("show crypto ipsec sa", _show_sa, "IPSEC SA table", user=True)
     reg.describe("clear", "Reset functions")
     reg.describe("clear crypto", "Clear crypto state")
-    reg.register("clear crypto sa", _clear_sa, "Clear IPSEC security associations")
+    reg.register("clear crypto sa", _clear_sa, "Clear IPSEC security associations", config=True)
     reg.describe("debug", "Debugging functions (see also 'undebug')")
     reg.describe("debug crypto", "Cryptographic subsystem")
     reg.register("debug crypto ipsec", _debug_ipsec, "IPSEC processing", negatable=True)

@@ -251,3 +251,9 @@ def test_clear_and_show_on_a_router_without_ipsec_feedback():
     assert "% Invalid input" in a.exec("clear crypto sa entry 1.2.3.4 gre 300")
     assert "Crypto IPSEC debugging is on" in a.exec("debug crypto ipsec")
     assert "Crypto IPSEC debugging is off" in a.exec("no debug crypto ipsec")
+
+
+def test_clear_crypto_sa_in_global_configuration_mode_as_the_spec_lists_it():
+    net, a, b, lan_a, lan_b, _ = isakmp_routers()
+    assert a.configure("clear crypto sa\n") == []
+    assert a.bundles() == []
