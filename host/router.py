@@ -109,6 +109,8 @@ class Router:
 
     MAX_NESTING = 4
     """Encapsulations (and decapsulations) one datagram may go through in this router."""
+    REQUEST_HOLDDOWN = 60.0
+    """Seconds before an unanswered request for the same SAs is sent to key management again."""
 
     def __init__(
         self,
@@ -120,6 +122,8 @@ class Router:
         key_manager: KeyManager | None = None,
     ) -> None:
         self.config = config if config is not None else RouterConfig()
+        self.config_errors: list[LineError] = []
+        """Configuration lines refused by :meth:`from_config` (when not ``strict``)."""
         if engine is None or isinstance(engine, str):
             engine = open_engine(engine or "software")
         self.engine: CryptoEngine = engine
@@ -173,8 +177,6 @@ class Router:
             router.close()
             raise RouterConfigError(router.config_errors)
         return router
-
-    config_errors: list[LineError] = []
 
     def configure(self, text: str, source: str = "config") -> list[LineError]:
         """Run configuration lines (as ``configure terminal`` would); returns the refused ones."""
@@ -581,11 +583,13 @@ class Router:
         *,
         replaces: SABundle | None = None,
     ) -> None:
-        """Ask key management for SAs (a packet without SA, or a rekey)."""
+        """Ask key management for SAs (a packet without SA, or a rekey). A request that is
+        still outstanding (same database, entry, flow and reason) is not repeated for
+        :attr:`REQUEST_HOLDDOWN` seconds; the packets meanwhile are dropped all the same."""
         key = (id(db), (entry.map_name, entry.seq), flow, reason, replaces.ident if replaces else 0)
         last = self._pending_requests.get(key)
         now = self.clock.now()
-        if last is not None and now - last < 60:
+        if last is not None and now - last < self.REQUEST_HOLDDOWN:
             self.counters["sa_requests_pending"] += 1
             return
         self._pending_requests[key] = now
