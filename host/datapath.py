@@ -198,9 +198,9 @@ class DataPath:
             if db is None:
                 self._drop(Reason.NO_CRYPTO_MAP, p, "in")
                 return
-            why = self._ipsec_unprotected(p, hdr, payload, db, intf.crypto_map)
-            if why is not None:
-                self._drop(Reason.UNPROTECTED, p, "in", why)
+            refused = self._ipsec_unprotected(p, hdr, payload, db, intf.crypto_map)
+            if refused is not None:
+                self._drop(refused[0], p, "in", f"crypto map {refused[1]}")
                 return
             unprotect.append(_Unprotect(p, db))
             return
@@ -221,16 +221,21 @@ class DataPath:
         r.counters["forwarded"] += 1
         tx.append(_Pkt(data, p.iface, "fwd", p.protected_by, frozenset(), p.depth))
 
-    def _ipsec_unprotected(self, p: _Pkt, hdr, payload: bytes, db: SADatabase, map_name: str) -> str | None:
+    def _ipsec_unprotected(
+        self, p: _Pkt, hdr: ipv4.IPv4Header, payload: bytes, db: SADatabase, map_name: str
+    ) -> tuple[str, str] | None:
         """An ESP/AH datagram addressed to the router is itself traffic that a crypto map entry
         may claim (nesting: ESP from the inner peer must arrive under the outer peer's SAs).
         It passes when no entry claims it, when it arrived inside an SA of the claiming entry,
         or when its own SPI belongs to that entry (IPsec between the peers themselves, as in
-        transport mode). Returns why it is dropped, else None."""
+        transport mode). Returns (drop reason, "map seq") when it is refused, else None."""
         m = classify_inbound(self.router.config, map_name, acl_view(hdr, payload))
-        if m is None or m.action != "protect":
-            return None if m is None else f"crypto map {m.entry.map_name} {m.entry.seq}"
+        if m is None:
+            return None
         key = (m.entry.map_name, m.entry.seq)
+        where = f"{key[0]} {key[1]}"
+        if m.action != "protect":
+            return Reason.CRYPTO_ACL_EMPTY, where
         if any(b.entry == key for b in p.protected_by):
             return None
         off = 0 if hdr.proto == ipv4.PROTO_ESP else 4
@@ -239,7 +244,7 @@ class DataPath:
             bundle = db.bundle_of(sa) if sa is not None else None
             if bundle is None or bundle.entry == key:
                 return None  # an unknown SPI is dropped (and counted) as such later
-        return f"crypto map {key[0]} {key[1]}"
+        return Reason.UNPROTECTED, where
 
     def _deliver(self, p: _Pkt, hdr: ipv4.IPv4Header, payload: bytes, tx: list[_Pkt]) -> None:
         r = self.router
