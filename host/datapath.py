@@ -25,7 +25,9 @@ Receiving on an interface:
      event); transit datagrams lose one TTL (dropped at 0) and are routed.
 
 Sending on an interface:
-  1. the interface's crypto map set, entries in sequence order; a ``permit`` selects an entry:
+  1. the interface's crypto map set, entries in sequence order; a ``permit`` selects an entry
+     (SAs that came through a dynamic map act as a temporary entry at their parent entry's
+     place, matching their negotiated flow, as the spec describes):
      with an SA bundle for the packet's flow the packet is protected; without, an
      ``ipsec-manual`` or dynamic entry drops it, an ``ipsec-isakmp`` entry asks key management
      and drops it (the spec: packets are discarded while no SA exists);
@@ -211,6 +213,12 @@ class DataPath:
                 reason = Reason.UNPROTECTED if m.action == "protect" else Reason.CRYPTO_ACL_EMPTY
                 self._drop(reason, p, "in", f"crypto map {m.entry.map_name} {m.entry.seq}")
                 return
+            db = r.database_for(p.iface)
+            temp = db.find_temporary(view, inbound=True) if db is not None else None
+            if temp is not None:
+                where = f"crypto map {temp.entry[0]} {temp.entry[1]} (dynamic {temp.dynamic[0]})"
+                self._drop(Reason.UNPROTECTED, p, "in", where)
+                return
         if ours:
             self._deliver(p, hdr, payload, tx)
             return
@@ -284,11 +292,23 @@ class DataPath:
             view = acl_view(hdr, payload)
             m = classify_outbound(cfg, intf.crypto_map, view)
             key = (m.entry.map_name, m.entry.seq) if m is not None else None
+            db = r.database_for(name)
+            temp = db.find_temporary(view, inbound=False) if db is not None else None
+            if (
+                temp is not None
+                and temp.entry not in p.applied
+                and (m is None or m.entry.seq >= temp.entry[1])
+            ):
+                # the temporary entry of a dynamic map's SAs, in its parent entry's place
+                if p.depth >= r.MAX_NESTING:
+                    self._drop(Reason.NESTING, p, "out", "", name)
+                    return
+                protect.append(_Protect(p, temp, name, temp.entry))
+                return
             if m is not None and key not in p.applied:
                 if m.action != "protect":
                     self._drop(Reason.CRYPTO_ACL_EMPTY, p, "out", f"crypto map {key[0]} {key[1]}", name)
                     return
-                db = r.database_for(name)
                 bundle = db.find_outbound(key, view, m.identity) if db is not None else None
                 if bundle is None:
                     self._no_sa(p, m, db, name)

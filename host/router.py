@@ -39,7 +39,7 @@ from driver.api import CryptoEngine, EngineError
 from driver.registry import open_engine
 from host.clock import Clock, uptime_text
 from host.config.loader import LineError, load_config
-from host.config.model import CryptoMapEntry, RouterConfig, TransformSet
+from host.config.model import CryptoMapEntry, DynamicMapEntry, RouterConfig, TransformSet
 from host.forwarding import RoutingTable
 from host.ipsec.sa import Mode, Protocol, SAError, SecurityAssociation
 from host.ipsec.sadb import EntryKey, SABundle, SADatabase, SADBError
@@ -585,7 +585,11 @@ class Router:
     ) -> None:
         """Ask key management for SAs (a packet without SA, or a rekey). A request that is
         still outstanding (same database, entry, flow and reason) is not repeated for
-        :attr:`REQUEST_HOLDDOWN` seconds; the packets meanwhile are dropped all the same."""
+        :attr:`REQUEST_HOLDDOWN` seconds; the packets meanwhile are dropped all the same.
+
+        A rekey of SAs that came through a dynamic crypto map uses the dynamic entry's policy
+        and the peer of the SAs it replaces (the spec's "temporary crypto map entry": "even
+        requesting new security associations if the current ones are expiring")."""
         key = (id(db), (entry.map_name, entry.seq), flow, reason, replaces.ident if replaces else 0)
         last = self._pending_requests.get(key)
         now = self.clock.now()
@@ -593,9 +597,16 @@ class Router:
             self.counters["sa_requests_pending"] += 1
             return
         self._pending_requests[key] = now
-        peers = [str(a) if (a := self.config.resolve_peer(p)) is not None else p for p in entry.peers]
-        if replaces is not None and replaces.peer in peers:
-            peers.remove(replaces.peer)
+        policy: CryptoMapEntry | DynamicMapEntry = entry
+        dynamic = None
+        if replaces is not None and replaces.dynamic is not None:
+            dmap = self.config.dynamic_maps.get(replaces.dynamic[0])
+            dynamic = dmap.entries.get(replaces.dynamic[1]) if dmap else None
+            policy = dynamic if dynamic is not None else entry
+        peers = [str(a) if (a := self.config.resolve_peer(p)) is not None else p for p in policy.peers]
+        if replaces is not None:
+            if replaces.peer in peers:
+                peers.remove(replaces.peer)
             peers.insert(0, replaces.peer)
         req = SARequest(
             reason=reason,
@@ -604,9 +615,10 @@ class Router:
             entry=entry,
             flow=flow,
             peers=peers,
-            transform_sets=list(entry.transform_sets),
-            lifetime=entry.effective_lifetime(self.config),
-            pfs=entry.pfs,
+            transform_sets=list(policy.transform_sets),
+            lifetime=policy.effective_lifetime(self.config),
+            pfs=policy.pfs,
+            dynamic=dynamic,
             replaces=replaces,
             time=now,
         )

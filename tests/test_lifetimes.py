@@ -140,3 +140,46 @@ def test_key_manager_hears_of_deleted_bundles():
     (ba2, _) = negotiate(a, b, spi_base=0x3000)
     a.exec("clear crypto sa")
     assert km.deleted[-1] == (ba2, "cleared")
+
+
+def test_rekey_of_sas_from_a_dynamic_map_uses_the_dynamic_entry_and_the_current_peer():
+    from host.policy import FlowIdentity
+    from host.router import Router, SAKeys
+    from tests.router_helpers import isakmp_pair_config
+
+    cfg = isakmp_pair_config("A", "192.168.0.1", "192.168.0.2", "10.1.1.0", "10.2.2.0", "esp-des")
+    cfg += (
+        "crypto ipsec transform-set dyn-ts esp-des esp-md5-hmac\n"
+        "crypto dynamic-map dyn 10\n set transform-set dyn-ts\n"
+        " set security-association lifetime seconds 200\n"
+        "crypto map vpn 30 ipsec-isakmp dynamic dyn\n"
+    )
+    a = Router.from_config(cfg)
+    flow = FlowIdentity.of("10.1.1.0", "255.255.255.0", "10.7.7.0", "255.255.255.0")
+    keys = {(d, "esp"): SAKeys(0x700 + i, bytes(8), bytes(16)) for i, d in enumerate(("inbound", "outbound"))}
+    bundle = a.install_sas(
+        database="Serial0",
+        entry=("vpn", 30),
+        peer="192.168.0.9",
+        flow=flow,
+        transform_set="dyn-ts",
+        keys=keys,
+        lifetime=(200, 4608000),
+        dynamic=("dyn", 10),
+    )
+    # the SAs act as a temporary crypto map entry: traffic of their flow is protected by them
+    a.configure("ip route 10.7.7.0 255.255.255.0 192.168.0.2\n")
+    ((_, wire),) = a.receive("Ethernet0", raw(IP(src="10.1.1.5", dst="10.7.7.7") / UDP()))
+    assert wire[9] == 50 and int.from_bytes(wire[20:24], "big") == 0x701
+    # and its unprotected inbound traffic is refused
+    assert a.receive("Serial0", raw(IP(src="10.7.7.7", dst="10.1.1.5") / UDP())) == []
+    assert a.drops["unprotected packet matches crypto access list"] == 1
+    a.clock.advance_to(170)
+    (req,) = a.key_manager.requests
+    assert req.reason == "rekey" and req.dynamic is not None and req.dynamic.map_name == "dyn"
+    assert (
+        req.replaces is bundle
+        and req.peers == ["192.168.0.9"]
+        and req.transform_sets == ["dyn-ts"]
+        and req.lifetime[0] == 200
+    )

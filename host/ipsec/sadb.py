@@ -227,6 +227,16 @@ class SADatabase:
                 best = b
         return best
 
+    def find_temporary(self, pkt: Packet, *, inbound: bool) -> SABundle | None:
+        """The newest live bundle established through a dynamic crypto map whose flow covers
+        ``pkt`` (outbound, or inbound mirrored): the spec's "temporary crypto map entry"."""
+        for b in reversed(self.bundles):
+            if b.dynamic is None or b.expired or not b.outbound:
+                continue
+            if b.covers_inbound(pkt) if inbound else b.covers_outbound(pkt):
+                return b
+        return None
+
     def bundles_of_entry(self, entry: EntryKey) -> list[SABundle]:
         return [b for b in self.bundles if b.entry == entry]
 
