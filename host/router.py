@@ -439,6 +439,9 @@ class Router:
         if lifetime is None and not manual:
             cmap = self.config.crypto_maps.get(entry[0])
             e = cmap.entries.get(entry[1]) if cmap else None
+            if dynamic is not None:
+                dmap = self.config.dynamic_maps.get(dynamic[0])
+                e = dmap.entries.get(dynamic[1]) if dmap else e
             if e is not None:
                 lifetime = e.effective_lifetime(self.config)
             else:
@@ -483,6 +486,15 @@ class Router:
             self._announce(bundle, sa, "sa_created")
         self.lifetimes.track(bundle)
         return bundle
+
+    def allocate_spi(self, database: SADatabase | str, protocol: Protocol) -> int:
+        """A fresh inbound SPI of ``protocol`` in ``database`` (an interface name works too),
+        for key management: "for inbound security associations, IPsec controls its own SPI
+        space" (spec, ``debug crypto ipsec``)."""
+        db = database if isinstance(database, SADatabase) else self.database_for(database)
+        if db is None or db.local is None:
+            raise SADBError(f"no SA database with a local address for {database!r}")
+        return db.allocate_spi(db.local, protocol, self.rand32)
 
     @staticmethod
     def _mode_for(ts: TransformSet, flow: FlowIdentity, local: str, peer: str) -> Mode:

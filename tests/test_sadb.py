@@ -209,3 +209,12 @@ def test_peer_host_names_resolve_through_ip_host():
     (again,) = a.bundles()  # manual SAs come back at once
     assert again is not bundle
     assert "Unable to resolve peer name" in a.exec("clear crypto sa peer nowhere")
+
+
+def test_router_allocates_fresh_inbound_spis_for_key_management():
+    net, a, b, _, _ = two_routers()
+    used = {sa.spi for sa in a.security_associations() if sa.inbound}
+    spis = {a.allocate_spi("Serial0", Protocol.ESP) for _ in range(50)}
+    assert len(spis) == 50 and not spis & used and min(spis) >= 256
+    with pytest.raises(SADBError):
+        a.allocate_spi("Ethernet0", Protocol.ESP)
