@@ -5,6 +5,8 @@ Scapy parses what the router sends (checksums, ICMP replies, fragments) and reas
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, UDP, defragment
 from scapy.packet import Raw, raw
 
@@ -142,3 +144,22 @@ def test_shutdown_interface_neither_receives_nor_sends():
     assert r.drops["interface down"] == 1
     assert r.receive("Ethernet0", raw(IP(src="10.1.1.5", dst="10.9.1.1") / UDP())) == []
     assert r.drops["no route"] == 1  # its connected network and the routes through it are gone
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=1450), min_size=1, max_size=6),
+    transforms=st.sampled_from(["esp-des esp-sha-hmac", "ah-md5-hmac", "ah-sha-hmac esp-des esp-md5-hmac"]),
+)
+def test_any_size_crosses_a_small_mtu_link_intact(sizes, transforms):
+    mtu = "interface Serial0\n mtu 576\n"
+    net, a, b, lan_a, lan_b = two_routers(transforms, extra_a=mtu, extra_b=mtu)
+    sent = []
+    for i, n in enumerate(sizes):
+        pkt = raw(IP(src="10.1.1.5", dst="10.2.2.7", id=i) / UDP(sport=i, dport=9) / Raw(bytes([i]) * n))
+        sent.append(pkt)
+        net.inject("A", "Ethernet0", pkt)
+    assert all(len(f) <= 576 for f in net.wire[("A", "Serial0")])
+    got = [IP(p) for p in lan_b]
+    assert [bytes(g[UDP].payload) for g in got] == [bytes(IP(s)[UDP].payload) for s in sent]
+    assert not a.drops and not b.drops
