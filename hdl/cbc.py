@@ -1,0 +1,277 @@
+"""DES-CBC for many jobs at once: a chaining register per lane and a scheduler that keeps the DES
+pipeline full.
+
+CBC encryption is serial within a job (block n+1 needs ciphertext n), so one job can use only one
+slot of the pipeline per trip round it. The unit interleaves jobs of different *lanes*: each cycle a
+round-robin scheduler picks, among the lanes whose next block is buffered and whose chaining value is
+ready, the one after the lane it picked last, as in Cisco US 7,162,034 (a queue per stream feeding a
+feedback pipeline round-robin) and Sandia US 7,362,859 (an IV bank indexed by context). CBC
+decryption has no such dependency: a decrypting lane issues a block every cycle its buffer holds one.
+
+Datapath, cycle by cycle::
+
+    i ──► per-lane input buffers ──► scheduler ──► issue register ──► xor chain ──► DES pipeline ─┐
+                                      (round-robin)                  (encrypt)     (16 cycles)    │
+    o ◄── output FIFO ◄── xor previous ciphertext (decrypt) ◄── chain := ciphertext (encrypt) ◄───┘
+
+An encrypting lane's round trip is 17 cycles (pick, issue, 16 cycles of DES, the pick in the cycle
+its ciphertext appears), so 16 encrypting lanes fill 16/17 of the pipeline, 17 or more fill it.
+
+Back-pressure on ``o`` uses credits inside the unit: the scheduler issues a block only while the
+blocks issued and not yet taken from ``o`` number fewer than ``out_depth``, the output FIFO's size.
+The DES pipeline never stalls and no block is ever lost; a consumer may hold ``o.ready`` low for as
+long as it likes.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .des import LATENCY, DESPipeline
+
+__all__ = ["CBCUnit", "cbc_start_layout", "cbc_block_layout", "DEFAULT_LANES", "ROUND_TRIP", "lane_bits"]
+
+ROUND_TRIP = LATENCY + 1
+"""Cycles between two blocks of one encrypting lane: the pipeline fills with this many lanes."""
+
+DEFAULT_LANES = max(16, LATENCY)
+"""Lanes built when the ``lanes`` parameter is not given."""
+
+
+def lane_bits(lanes: int) -> int:
+    """Width of a lane number for ``lanes`` lanes (at least 1 bit)."""
+    return max(1, (lanes - 1).bit_length())
+
+
+def cbc_start_layout(lanes: int) -> data.StructLayout:
+    """The payload of ``start``: begin a job on a lane.
+
+    ``lane``: the lane (0 .. lanes-1). ``decrypt``: 1 to decrypt, 0 to encrypt. ``key``: the DES
+    key, first key byte in bits 63..56, parity bits ignored. ``iv``: the initialisation vector, first
+    byte in bits 63..56.
+    """
+    return data.StructLayout({"lane": lane_bits(lanes), "decrypt": 1, "key": 64, "iv": 64})
+
+
+def cbc_block_layout(lanes: int) -> data.StructLayout:
+    """The payload of ``i`` and ``o``: one 8-byte block (first byte in bits 63..56) of a lane's job."""
+    return data.StructLayout({"lane": lane_bits(lanes), "data": 64})
+
+
+class CBCUnit(wiring.Component):
+    """DES-CBC encryption and decryption of up to ``lanes`` jobs in flight, one DES pipeline.
+
+    Parameters
+    ----------
+    stages : int
+        Round units of the DES pipeline (16, 8, 4, 2, 1); see :class:`hdl.des.DESPipeline`.
+    lanes : int
+        Jobs in flight, each with its own key, direction and chaining register. Default
+        :data:`DEFAULT_LANES`.
+    depth : int
+        Blocks each lane's input buffer holds (a power of two, at least 2). Default 4.
+    out_depth : int
+        Blocks the output FIFO holds, which is also the credit limit: issued blocks not yet taken
+        from ``o``. Keep it above ``ROUND_TRIP + 2`` for full rate. Default 32.
+
+    Ports
+    -----
+    start : stream, in
+        Begin a job on a lane (:func:`cbc_start_layout`): load its key, direction and IV. Accepted
+        only once the lane's previous job has issued all its blocks to the DES pipeline (its buffer
+        is empty and, for encryption, its last block has come back); its remaining results still come
+        out on ``o`` in order, before the new job's. A start for a lane number >= ``lanes`` is
+        accepted and ignored.
+    i : stream, in
+        The blocks of each lane's current job, in order (:func:`cbc_block_layout`). Send a job's
+        blocks only after its ``start`` was accepted. ``ready`` depends on ``i.payload.lane``: it is
+        low while that lane's buffer is full (the other lanes' blocks may still go in). A block for
+        a lane number >= ``lanes`` is accepted and dropped.
+    o : stream, out
+        Result blocks (:func:`cbc_block_layout`), tagged with their lane: ciphertext for an
+        encrypting job, plaintext for a decrypting one. Blocks of one lane come out in order; blocks
+        of different lanes interleave. Full ready/valid back-pressure; see the module docstring.
+
+    A lane's job has no end marker: its results are complete when as many blocks came out on ``o``
+    as went in on ``i``. The next ``start`` on the lane may follow at once.
+    """
+
+    def __init__(self, *, stages: int = 16, lanes: int | None = None, depth: int = 4, out_depth: int = 32):
+        lanes = DEFAULT_LANES if lanes is None else lanes
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1, not {lanes!r}")
+        if depth < 2 or depth & (depth - 1):
+            raise ValueError(f"depth must be a power of two >= 2, not {depth!r}")
+        if out_depth < 2:
+            raise ValueError(f"out_depth must be at least 2, not {out_depth!r}")
+        self.stages = stages
+        self.lanes = lanes
+        self.depth = depth
+        self.out_depth = out_depth
+        self._des = DESPipeline(stages=stages, id_width=lane_bits(lanes) + 1)
+        super().__init__(
+            {
+                "start": In(stream.Signature(cbc_start_layout(lanes))),
+                "i": In(stream.Signature(cbc_block_layout(lanes))),
+                "o": Out(stream.Signature(cbc_block_layout(lanes))),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, depth = self.lanes, self.depth
+        lbits = lane_bits(n)
+        m.submodules.des = des = self._des
+
+        # Per-lane state: key, direction, chaining value, input-buffer pointers, "block in flight".
+        keys = Array(Signal(64, name=f"key{k}") for k in range(n))
+        chain = Array(Signal(64, name=f"chain{k}") for k in range(n))
+        decrypt = Array(Signal(name=f"decrypt{k}") for k in range(n))
+        count = Array(Signal(range(depth + 1), name=f"count{k}") for k in range(n))
+        wptr = Array(Signal(range(depth), name=f"wptr{k}") for k in range(n))
+        rptr = Array(Signal(range(depth), name=f"rptr{k}") for k in range(n))
+        waiting = Signal(n)  # encrypting lane whose last block has not come back yet
+
+        # ---- input buffers: one memory, lane-major, a ring of `depth` blocks per lane
+        m.submodules.buf = buf = Memory(shape=64, depth=n * depth, init=[])
+        buf_w = buf.write_port()
+        buf_r = buf.read_port(domain="comb")
+        in_lane_ok = Signal()
+        m.d.comb += in_lane_ok.eq(self.i.payload.lane < n)
+        m.d.comb += self.i.ready.eq(~in_lane_ok | (count[self.i.payload.lane] != depth))
+        push = Signal()
+        m.d.comb += [
+            push.eq(self.i.valid & self.i.ready & in_lane_ok),
+            buf_w.addr.eq(Cat(wptr[self.i.payload.lane], self.i.payload.lane)),
+            buf_w.data.eq(self.i.payload.data),
+            buf_w.en.eq(push),
+        ]
+        with m.If(push):
+            m.d.sync += wptr[self.i.payload.lane].eq(wptr[self.i.payload.lane] + 1)
+
+        # ---- what comes out of the DES pipeline this cycle
+        out_lane = des.o.payload.id[:lbits]
+        out_decrypt = des.o.payload.id[lbits]
+        returning = Signal(n)  # encrypting lane whose ciphertext appears now
+        for k in range(n):
+            m.d.comb += returning[k].eq(des.o.valid & ~out_decrypt & (out_lane == k))
+
+        # ---- credits for the output FIFO
+        reserved = Signal(range(self.out_depth + 1))
+        has_credit = Signal()
+        m.d.comb += has_credit.eq(reserved != self.out_depth)
+
+        # ---- issue register, between the scheduler and the DES input
+        iss_valid = Signal()
+        iss_lane = Signal(lbits)
+        iss_data = Signal(64)
+        iss_key = Signal(64)
+        iss_decrypt = Signal()
+        advance = Signal()
+        m.d.comb += advance.eq(~iss_valid | des.i.ready)
+
+        # ---- scheduler: round-robin over eligible lanes, starting after the last one picked
+        eligible = Signal(n)
+        for k in range(n):
+            m.d.comb += eligible[k].eq((count[k] != 0) & (~waiting[k] | returning[k]))
+        after = Signal(range(n))  # the lane after the last one picked: first in priority
+        upper = Signal(n)
+        for k in range(n):
+            m.d.comb += upper[k].eq(eligible[k] & (after <= k))
+        grant, any_upper, any_lane = Signal(range(n)), Signal(), Signal()
+        for k in reversed(range(n)):  # the lowest-numbered lane wins: it is assigned last
+            with m.If(eligible[k]):
+                m.d.comb += [any_lane.eq(1), grant.eq(k)]
+        for k in reversed(range(n)):
+            with m.If(upper[k]):
+                m.d.comb += [any_upper.eq(1), grant.eq(k)]
+        pick = Signal()
+        m.d.comb += pick.eq(any_lane & has_credit & advance)
+
+        m.d.comb += buf_r.addr.eq(Cat(rptr[grant], grant))
+        with m.If(advance):
+            m.d.sync += [
+                iss_valid.eq(pick),
+                iss_lane.eq(grant),
+                iss_data.eq(buf_r.data),
+                iss_key.eq(keys[grant]),
+                iss_decrypt.eq(decrypt[grant]),
+            ]
+        with m.If(pick):
+            m.d.sync += [
+                rptr[grant].eq(rptr[grant] + 1),
+                after.eq(Mux(grant == n - 1, 0, grant + 1)),
+            ]
+
+        # count: +1 on push, -1 on pick (possibly the same lane in one cycle)
+        for k in range(n):
+            inc = push & (self.i.payload.lane == k)
+            dec = pick & (grant == k)
+            with m.If(inc & ~dec):
+                m.d.sync += count[k].eq(count[k] + 1)
+            with m.Elif(dec & ~inc):
+                m.d.sync += count[k].eq(count[k] - 1)
+
+        # ---- DES input: xor the chaining value in for encryption
+        m.submodules.mask = mask = Memory(shape=64, depth=LATENCY, init=[])
+        mask_w = mask.write_port()
+        mask_r = mask.read_port(domain="comb")
+        slot = Signal(range(LATENCY))  # the pipeline's latency is fixed: a ring of masks
+        m.d.sync += slot.eq(slot + 1)
+        m.d.comb += [
+            des.i.valid.eq(iss_valid),
+            des.i.payload.data.eq(Mux(iss_decrypt, iss_data, iss_data ^ chain[iss_lane])),
+            des.i.payload.key.eq(iss_key),
+            des.i.payload.decrypt.eq(iss_decrypt),
+            des.i.payload.id.eq(Cat(iss_lane, iss_decrypt)),
+            # decryption: P_n = D(C_n) xor C_{n-1}; remember C_{n-1} for when D(C_n) comes out
+            mask_w.addr.eq(slot),
+            mask_w.data.eq(chain[iss_lane]),
+            mask_w.en.eq(des.i.valid & des.i.ready),
+            mask_r.addr.eq(slot),
+        ]
+
+        # ---- output FIFO, fed by the pipeline, space reserved by credits
+        m.submodules.ofifo = ofifo = SyncFIFO(width=lbits + 64, depth=self.out_depth)
+        result = Mux(out_decrypt, des.o.payload.data ^ mask_r.data, des.o.payload.data)
+        m.d.comb += [
+            ofifo.w_en.eq(des.o.valid),
+            ofifo.w_data.eq(Cat(result, out_lane)),
+            self.o.valid.eq(ofifo.r_rdy),
+            self.o.payload.data.eq(ofifo.r_data[:64]),
+            self.o.payload.lane.eq(ofifo.r_data[64:]),
+            ofifo.r_en.eq(self.o.ready),
+        ]
+        pop = self.o.valid & self.o.ready
+        with m.If(pick & ~pop):
+            m.d.sync += reserved.eq(reserved + 1)
+        with m.Elif(pop & ~pick):
+            m.d.sync += reserved.eq(reserved - 1)
+
+        # ---- start: load a lane's key, direction and IV once it has nothing left to issue
+        st = self.start.payload
+        st_lane_ok = Signal()
+        m.d.comb += st_lane_ok.eq(st.lane < n)
+        lane_free = (
+            (count[st.lane] == 0) & ~waiting.bit_select(st.lane, 1) & ~(iss_valid & (iss_lane == st.lane))
+        )
+        m.d.comb += self.start.ready.eq(~st_lane_ok | lane_free)
+        load = self.start.valid & self.start.ready & st_lane_ok
+
+        # ---- chaining registers and "waiting" flags (the writers never hit the same lane at once)
+        for k in range(n):
+            with m.If(load & (st.lane == k)):
+                m.d.sync += [keys[k].eq(st.key), decrypt[k].eq(st.decrypt), chain[k].eq(st.iv)]
+            with m.Elif(returning[k]):
+                m.d.sync += chain[k].eq(des.o.payload.data)  # encryption: C_n chains into block n+1
+            with m.Elif(des.i.valid & des.i.ready & iss_decrypt & (iss_lane == k)):
+                m.d.sync += chain[k].eq(iss_data)  # decryption: C_n is block n+1's mask
+            with m.If(pick & (grant == k) & ~decrypt[k]):
+                m.d.sync += waiting[k].eq(1)
+            with m.Elif(returning[k]):
+                m.d.sync += waiting[k].eq(0)
+        return m
