@@ -50,7 +50,7 @@ from host.ipsec.burst import Step, run_burst
 from host.ipsec.ipv4 import PacketError, Reassembler
 from host.ipsec.sa import Drop, DropReason, Protocol, SecurityAssociation
 from host.ipsec.sadb import SABundle, SADatabase
-from host.policy import classify_inbound, classify_outbound
+from host.policy import PolicyMatch, classify_inbound, classify_outbound
 
 if TYPE_CHECKING:
     from host.router import Router
@@ -98,6 +98,8 @@ class _Pkt:
     applied: frozenset = frozenset()
     """Crypto map entries already applied to this datagram on the way out."""
     depth: int = 0
+    view: Packet | None = None
+    """What ACLs see of it, when already known."""
 
 
 @dataclass
@@ -121,6 +123,25 @@ class DataPath:
     def __init__(self, router: Router) -> None:
         self.router = router
         self.reassembler = Reassembler(router.clock.now)
+        self._cache: dict[tuple, PolicyMatch | None] = {}
+        self._cache_of: tuple = ()
+
+    def _classify(self, inbound: bool, map_name: str, view: Packet) -> PolicyMatch | None:
+        """:func:`host.policy.classify_outbound` / ``classify_inbound``, remembered per packet
+        view until the configuration changes (flows repeat: most packets ask the same)."""
+        cfg = self.router.config
+        stamp = (cfg.version, id(cfg.acls), id(cfg.crypto_maps), id(cfg.dynamic_maps))
+        if stamp != self._cache_of or len(self._cache) > 8192:
+            self._cache.clear()
+            self._cache_of = stamp
+        key = (inbound, map_name, view)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        m = classify_inbound(cfg, map_name, view) if inbound else classify_outbound(cfg, map_name, view)
+        self._cache[key] = m
+        return m
 
     # -- the driver loop -------------------------------------------------------------------------
 
@@ -208,7 +229,7 @@ class DataPath:
             return
         view = acl_view(hdr, payload)
         if not p.protected_by and p.origin == "rx" and intf is not None and intf.crypto_map:
-            m = classify_inbound(cfg, intf.crypto_map, view)
+            m = self._classify(True, intf.crypto_map, view)
             if m is not None:
                 reason = Reason.UNPROTECTED if m.action == "protect" else Reason.CRYPTO_ACL_EMPTY
                 self._drop(reason, p, "in", f"crypto map {m.entry.map_name} {m.entry.seq}")
@@ -227,7 +248,7 @@ class DataPath:
             self._drop(Reason.TTL, p, "in")
             return
         r.counters["forwarded"] += 1
-        tx.append(_Pkt(data, p.iface, "fwd", p.protected_by, frozenset(), p.depth))
+        tx.append(_Pkt(data, p.iface, "fwd", p.protected_by, frozenset(), p.depth, view))
 
     def _ipsec_unprotected(
         self, p: _Pkt, hdr: ipv4.IPv4Header, payload: bytes, db: SADatabase, map_name: str
@@ -237,7 +258,7 @@ class DataPath:
         It passes when no entry claims it, when it arrived inside an SA of the claiming entry,
         or when its own SPI belongs to that entry (IPsec between the peers themselves, as in
         transport mode). Returns (drop reason, "map seq") when it is refused, else None."""
-        m = classify_inbound(self.router.config, map_name, acl_view(hdr, payload))
+        m = self._classify(True, map_name, acl_view(hdr, payload))
         if m is None:
             return None
         key = (m.entry.map_name, m.entry.seq)
@@ -289,8 +310,8 @@ class DataPath:
         name = route.interface
         intf = cfg.interfaces[name]
         if intf.crypto_map:
-            view = acl_view(hdr, payload)
-            m = classify_outbound(cfg, intf.crypto_map, view)
+            view = p.view if p.view is not None else acl_view(hdr, payload)
+            m = self._classify(False, intf.crypto_map, view)
             key = (m.entry.map_name, m.entry.seq) if m is not None else None
             db = r.database_for(name)
             temp = db.find_temporary(view, inbound=False) if db is not None else None
@@ -382,23 +403,26 @@ class DataPath:
             for i, res in zip(second, run_burst(steps), strict=True):
                 results[i] = res
         out: list[_Pkt] = []
-        touched: dict[int, SABundle] = {}
+        done: dict[int, list] = {}  # bundle ident -> [bundle, packets protected]
         for it, res in zip(items, results, strict=True):
             b = it.bundle
-            touched[b.ident] = b
+            tally = done.get(b.ident)
+            if tally is None:
+                tally = done[b.ident] = [b, 0]
             if isinstance(res, Drop):
                 b.counters.send_errors += 1
                 self._drop(res.reason.text, it.pkt, "out", res.detail, it.iface)
                 continue
-            c = b.counters
-            c.encaps += 1
-            if any(sa.protocol is Protocol.ESP for sa in b.outbound):
-                c.encrypt += 1
-            if any(sa.icv_len for sa in b.outbound):
-                c.digest += 1
-            self.router.counters["protected"] += 1
+            tally[1] += 1
             out.append(_Pkt(res, None, "protected", [], it.pkt.applied | {it.entry}, it.pkt.depth + 1))
-        for b in touched.values():
+        for b, n in done.values():
+            c = b.counters
+            c.encaps += n
+            if any(sa.protocol is Protocol.ESP for sa in b.outbound):
+                c.encrypt += n
+            if any(sa.icv_len for sa in b.outbound):
+                c.digest += n
+            self.router.counters["protected"] += n
             self.router.lifetimes.after_traffic(b)
         return out
 

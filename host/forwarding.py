@@ -59,6 +59,8 @@ class RoutingTable:
             if hop is not None:
                 self.routes.append(Route(r.network, hop.interface, r.next_hop, r.distance))
         self.routes.sort(key=lambda rt: (-rt.network.prefixlen, rt.distance))
+        self._table = [(int(rt.network.network_address), int(rt.network.netmask), rt) for rt in self.routes]
+        self._cache: dict[bytes, Route | None] = {}
 
     @staticmethod
     def _resolve(connected: list[Route], hop: ipaddress.IPv4Address | None) -> Route | None:
@@ -72,11 +74,21 @@ class RoutingTable:
 
     def lookup(self, dst: bytes | str) -> Route | None:
         """The route for destination ``dst`` (4 bytes or dotted), or None (no route)."""
-        addr = ipaddress.IPv4Address(dst if isinstance(dst, str) else bytes(dst))
-        for rt in self.routes:
-            if addr in rt.network:
-                return rt
-        return None
+        key = ipaddress.IPv4Address(dst).packed if isinstance(dst, str) else bytes(dst)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        addr = int.from_bytes(key, "big")
+        found = None
+        for net, mask, rt in self._table:
+            if addr & mask == net:
+                found = rt
+                break
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
 
 
 def acl_view(hdr: IPv4Header, payload: bytes) -> Packet:

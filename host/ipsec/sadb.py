@@ -149,6 +149,8 @@ class SADatabase:
         self._bundle_of: dict[int, SABundle] = {}
         self.unknown_spi = 0
         """Inbound IPsec packets whose (dst, protocol, SPI) named no SA here."""
+        self.dynamic_bundles = 0
+        """How many bundles came through a dynamic crypto map (temporary entries)."""
         self.no_sa: Counter = Counter()
         """Outbound packets dropped for want of an SA, per flow (``#pkts no sa (send)``)."""
 
@@ -173,12 +175,14 @@ class SADatabase:
             self._by_spi[key] = sa
             self._bundle_of[id(sa)] = bundle
         self.bundles.append(bundle)
+        self.dynamic_bundles += bundle.dynamic is not None
 
     def remove(self, bundle: SABundle) -> None:
         """Take a bundle out (its SAs' engine contexts are the caller's to remove)."""
         if bundle not in self.bundles:
             return
         self.bundles.remove(bundle)
+        self.dynamic_bundles -= bundle.dynamic is not None
         for sa in bundle.sas:
             dst = sa.local_bytes if sa.inbound else sa.peer_bytes
             self._by_spi.pop((dst, sa.protocol.number, sa.spi), None)
@@ -230,6 +234,8 @@ class SADatabase:
     def find_temporary(self, pkt: Packet, *, inbound: bool) -> SABundle | None:
         """The newest live bundle established through a dynamic crypto map whose flow covers
         ``pkt`` (outbound, or inbound mirrored): the spec's "temporary crypto map entry"."""
+        if not self.dynamic_bundles:
+            return None
         for b in reversed(self.bundles):
             if b.dynamic is None or b.expired or not b.outbound:
                 continue
