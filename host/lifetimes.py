@@ -73,7 +73,7 @@ class LifetimeManager:
         if bundle.manual or bundle.lifetime is None:
             return None
         _, kb = bundle.lifetime
-        used = math.ceil((bundle.bytes_max if sa is None else sa.counters.bytes) / 1024)
+        used = math.ceil((bundle.bytes_max if sa is None else bundle.bytes_of(sa)) / 1024)
         left = self._deadline.get(bundle.ident, bundle.created + bundle.lifetime[0]) - self.router.clock.now()
         return max(kb - used, 0), max(math.ceil(left - 1e-9), 0)
 

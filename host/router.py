@@ -683,9 +683,7 @@ class Router:
     def clear_counters(self) -> None:
         """``clear crypto sa counters``: zero the traffic counters, keep the SAs."""
         for b in self.bundles():
-            b.counters.clear()
-            for sa in b.sas:
-                sa.counters.clear()
+            b.clear_counters()
 
     # -- Wireshark ------------------------------------------------------------------------------
 

@@ -183,3 +183,14 @@ def test_rekey_of_sas_from_a_dynamic_map_uses_the_dynamic_entry_and_the_current_
         and req.transform_sets == ["dyn-ts"]
         and req.lifetime[0] == 200
     )
+
+
+def test_clearing_counters_does_not_extend_a_lifetime():
+    net, a, b, lan_a, lan_b, (ba, bb) = isakmp_routers(lifetime=(120, 2560))
+    a.receive_burst([("Ethernet0", udp(60000, sport=i)) for i in range(20)])  # ~1.2 MB
+    before = a.lifetimes.remaining(ba, ba.outbound[0])
+    a.exec("clear crypto sa counters")
+    assert "#pkts encaps: 0" in a.exec("show crypto ipsec sa")
+    assert a.lifetimes.remaining(ba, ba.outbound[0]) == before
+    net.clock.advance_to(90)
+    assert len(kinds(a, "rekey")) == 1  # it still counts as having carried traffic

@@ -98,6 +98,9 @@ class SABundle:
     rekey_requested: bool = False
     """Set once the soft threshold raised a rekey (it is raised at most once per bundle)."""
     expired: bool = False
+    cleared_bytes: dict[int, int] = field(default_factory=dict)
+    """Bytes each SA (by id) had carried when its counters were last cleared."""
+    cleared_traffic: bool = False
 
     @property
     def map_name(self) -> str:
@@ -110,13 +113,26 @@ class SABundle:
 
     @property
     def carried_traffic(self) -> bool:
-        """Whether any packet passed through any of the siblings."""
-        return any(sa.counters.packets for sa in self.sas)
+        """Whether any packet passed through any of the siblings (``clear crypto sa counters``
+        does not make an SA idle again)."""
+        return self.cleared_traffic or any(sa.counters.packets for sa in self.sas)
+
+    def bytes_of(self, sa: SecurityAssociation) -> int:
+        """Protected bytes ``sa`` carried in its life (counters cleared or not)."""
+        return sa.counters.bytes + self.cleared_bytes.get(id(sa), 0)
 
     @property
     def bytes_max(self) -> int:
         """The largest byte count of any sibling (the traffic-volume lifetime is per SA)."""
-        return max((sa.counters.bytes for sa in self.sas), default=0)
+        return max((self.bytes_of(sa) for sa in self.sas), default=0)
+
+    def clear_counters(self) -> None:
+        """``clear crypto sa counters``: zero the shown counters; the lifetime keeps counting."""
+        for sa in self.sas:
+            self.cleared_traffic = self.cleared_traffic or sa.counters.packets > 0
+            self.cleared_bytes[id(sa)] = self.bytes_of(sa)
+            sa.counters.clear()
+        self.counters.clear()
 
     def covers_outbound(self, pkt: Packet) -> bool:
         """Whether outbound ``pkt`` belongs to this bundle's flow."""
