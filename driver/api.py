@@ -234,6 +234,14 @@ class CryptoEngine(ABC):
         except KeyError:
             raise UnknownConnError(f"conn id {conn_id} is not installed") from None
 
+    def slot_of(self, conn_id: int) -> int:
+        """The IOS engine slot that serves ``conn_id`` (0: software), for ``show crypto ipsec
+        sa``. One engine serves all its conn ids from its own slot; an engine manager
+        (:mod:`driver.manager`) answers per SA."""
+        if conn_id not in self._counters:
+            raise UnknownConnError(f"conn id {conn_id} is not installed")
+        return self.card_slot
+
     def conn_ids(self) -> list[int]:
         """The installed conn ids, in order."""
         return sorted(self._counters)

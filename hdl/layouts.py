@@ -145,6 +145,10 @@ class Status(enum.Enum, shape=4):
     BAD_LENGTH = 4
     """``cipher_len`` is not a multiple of 8, ``auth_len`` is not a multiple of 8 ahead of
     ciphered data, or the job's words disagree with its lengths (``last`` early or late)."""
+    QUEUE_FULL = 15
+    """Never produced by the engine: the host driver's engine manager completed the job
+    without running it because the engine's queue was full (its ``on_queue_full="drop"``
+    policy, IOS's "ppq full"). A result frame carrying it is a faulty engine's."""
 
 
 JobHeader = data.StructLayout(
