@@ -174,21 +174,27 @@ class DESPipeline(wiring.Component):
         """
         cd = fips_bits(slot.cd)
         c, d = cd[:28], cd[28:]
-        choices = []  # (condition, rotated C||D bits), one per (pass, direction)
-        for p in range(self.passes):
-            rnd = p * self.stages + s
-            for decrypt in (0, 1):
-                # FIPS left rotation by n: bit 1 moves to the end.
-                n = -DECRYPT_SHIFTS[rnd] if decrypt else SHIFTS[rnd]
-                rotated = c[n:] + c[:n] + d[n:] + d[:n]
-                cond = (slot.decrypt == decrypt) & (slot.pass_ == p)
-                choices.append((cond, rotated))
+        # Rotation (FIPS left by n; negative n: right) for each (pass, direction), at index
+        # pass + passes * decrypt. Only a few distinct amounts occur: select among those.
+        amounts = [
+            -DECRYPT_SHIFTS[p * self.stages + s] if decrypt else SHIFTS[p * self.stages + s]
+            for decrypt in (0, 1)
+            for p in range(self.passes)
+        ]
+        distinct = sorted(set(amounts))
+        options = [c[n:] + c[:n] + d[n:] + d[:n] for n in distinct]  # rotated C||D, FIPS order
+        code_bits = (len(distinct) - 1).bit_length()
+        code_rom = sum(distinct.index(n) << (code_bits * i) for i, n in enumerate(amounts))
+        code = Const(code_rom, max(1, code_bits * len(amounts))).bit_select(
+            Cat(slot.pass_, slot.decrypt) * code_bits, code_bits
+        )
 
         def select(pick) -> Value:
-            value = from_fips_bits(pick(choices[-1][1]))
-            for cond, bits in reversed(choices[:-1]):
-                value = Mux(cond, from_fips_bits(pick(bits)), value)
-            return value
+            values = [from_fips_bits(pick(bits)) for bits in options]
+            values += values[-1:] * ((1 << code_bits) - len(values))
+            for level in range(code_bits):  # a balanced tree of 2:1 muxes on the code bits
+                values = [Mux(code[level], hi, lo) for lo, hi in zip(values[0::2], values[1::2], strict=True)]
+            return values[0]
 
         cd_next = select(lambda bits: bits)
         k_six = [select(lambda bits, n=n: permute(bits, PC2)[6 * n : 6 * n + 6]) for n in range(8)]
