@@ -14,6 +14,7 @@ import hmac
 import random
 from dataclasses import dataclass, field
 
+import pytest
 from amaranth.sim import Simulator
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher as CryptoCipher
@@ -499,3 +500,184 @@ def test_core_random_mix_with_backpressure_and_context_rewrites():
     )
     check_results(jobs, bench.results)
     assert len({j.status for j in jobs}) >= 4
+
+
+# ---------------------------------------------------------------- the full engine (real crypto units)
+
+SMALL = {"conns": 64, "cbc_lanes": 4, "hash_lanes": 2, "slots": 8, "max_job_bytes": 256}
+"""A small configuration for quick simulation: same units, fewer of them."""
+
+
+def run_engine(
+    jobs: list[JobCase],
+    sas: dict[int, SA],
+    rng: random.Random,
+    *,
+    params=None,
+    job_idle: float = 0.0,
+    result_stall: float = 0.0,
+    actions: list | None = None,
+):
+    """Run ``jobs`` through the full Engine; returns (bench, perf counters at the end)."""
+    from hdl.engine import Engine
+
+    dut = Engine(**(SMALL if params is None else params))
+    bench = Bench(dut, rng, job_idle, result_stall)
+    if actions is None:
+        actions = [("ctx", c, sa) for c, sa in sas.items()] + [("job", j) for j in jobs]
+    perf = {}
+
+    async def driver(ctx):
+        for a in actions:
+            if a[0] == "ctx":
+                await bench.write_context(ctx, a[1], a[2].context_bits())
+            else:
+                await bench.send_words(ctx, a[1].words)
+
+    async def collector(ctx):
+        await bench.collect(ctx, len(jobs))
+        for name in ("cycles", "busy_cycles", "stall_cycles", "jobs_done", "des_blocks", "hash_blocks"):
+            perf[name] = ctx.get(getattr(dut.perf, name))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(driver)
+    sim.add_testbench(collector)
+    sim.run()
+    return bench, perf
+
+
+TESTMGR_PTEXT = bytes.fromhex(
+    "6f54206f614d796e5320636565727374"
+    "54206f6f4d206e612079655372637465"
+    "20736f54206f614d796e532063656572"
+    "737454206f6f4d206e61207965537263"
+    "746520736f54206f614d796e53206365"
+    "6572737454206f6f4d206e6120796553"
+    "7263746520736f54206f614d796e5320"
+    "63656572737454206f6f4d206e610a79"
+)
+
+
+def test_engine_known_answers_fips81_and_testmgr_esp():
+    """FIPS 81 DES-CBC, and the Linux testmgr hmac(md5)+cbc(des) ESP vector both ways."""
+    rng = random.Random(10)
+    fips = SA(False, Cipher.DES_CBC, Auth.NONE, bytes.fromhex("0123456789abcdef"))
+    esp_out = SA(
+        False,
+        Cipher.DES_CBC,
+        Auth.HMAC_MD5_96,
+        bytes.fromhex("e9c0ff2e760b6424"),
+        bytes.fromhex("112233445566778899aabbccddeeff11"),
+    )
+    esp_in = SA(True, esp_out.cipher, esp_out.auth, esp_out.des_key, esp_out.auth_key)
+    sas = {1: fips, 700 % 64: esp_out, 2: esp_in}
+    iv = bytes.fromhex("7d3388930f93b242")
+    assoc = bytes.fromhex("00004321000000017d3388930f93b242")
+    j0 = expect(
+        Op.ENCRYPT,
+        1,
+        0,
+        fips,
+        64,
+        b"",
+        b"Now is the time for all ",
+        bytes.fromhex("1234567890abcdef"),
+        None,
+        256,
+    )
+    assert j0.data == bytes.fromhex("e5c7cdde872bf27c43e934008c389c0f683788499a7c05f6")
+    j1 = expect(Op.ENCRYPT_AUTH, 700 % 64, 1, esp_out, 64, assoc, TESTMGR_PTEXT, iv, None, 256)
+    assert j1.icv == bytes.fromhex("959e7d371e60af7c53126168")
+    assert j1.data[:8] == bytes.fromhex("70d6de648717f1e8")
+    j2 = expect(Op.VERIFY_DECRYPT, 2, 2, esp_in, 64, assoc, j1.data, iv, j1.icv, 256)
+    assert j2.data == TESTMGR_PTEXT
+    bad_icv = bytes([j1.icv[0] ^ 1]) + j1.icv[1:]
+    j3 = expect(Op.VERIFY_DECRYPT, 2, 3, esp_in, 64, assoc, j1.data, iv, bad_icv, 256)
+    assert j3.status is Status.ICV_MISMATCH
+    jobs = [j0, j1, j2, j3]
+    bench, perf = run_engine(jobs, sas, rng)
+    check_results(jobs, bench.results)
+    assert perf["jobs_done"] == 4
+    assert perf["des_blocks"] == 3 + 16 + 16 + 16  # the failed verify decrypts too, returns nothing
+
+
+def test_engine_rfc2202_hmac_and_rfc1828():
+    """RFC 2202 test cases 1, 2 and 5 (HMAC-MD5 and HMAC-SHA-1, 96-bit), as AH-style AUTH jobs,
+    and RFC 1828 keyed MD5 checked with hashlib."""
+    rng = random.Random(11)
+    jefe = b"what do ya want for nothing?"
+    cases = [
+        (Auth.HMAC_MD5_96, b"\x0b" * 16, b"Hi There", "9294727a3638bb1c13f48ef8"),
+        (Auth.HMAC_MD5_96, b"Jefe".ljust(16, b"\0"), jefe, "750c783e6ab0b503eaa86e31"),
+        (Auth.HMAC_MD5_96, b"\x0c" * 16, b"Test With Truncation", "56461ef2342edc00f9bab995"),
+        (Auth.HMAC_SHA1_96, b"\x0b" * 20, b"Hi There", "b617318655057264e28bc0b6"),
+        (Auth.HMAC_SHA1_96, b"Jefe".ljust(20, b"\0"), jefe, "effcdf6ae5eb2fa2d27416d5"),
+        (Auth.HMAC_SHA1_96, b"\x0c" * 20, b"Test With Truncation", "4c1a03424b55e07fe7f27be1"),
+    ]
+    sas, jobs = {}, []
+    for i, (auth, key, msg, want) in enumerate(cases):
+        # RFC 2202 uses "Jefe" as a 4-byte key; HMAC zero-pads keys to the block, so the padded
+        # key of the SA's fixed length gives the same MAC.
+        sas[i] = SA(False, Cipher.NONE, auth, auth_key=key)
+        job = expect(Op.AUTH, i, i, sas[i], 64, msg, b"", None, None, 256)
+        assert job.icv == bytes.fromhex(want)
+        jobs.append(job)
+    sas[10] = SA(False, Cipher.NONE, Auth.KEYED_MD5, auth_key=rng.randbytes(16))
+    sas[11] = SA(True, Cipher.NONE, Auth.KEYED_MD5, auth_key=sas[10].auth_key)
+    for n in (0, 1, 55, 64, 120):
+        msg = rng.randbytes(n)
+        out = expect(Op.AUTH, 10, 20 + n, sas[10], 64, msg, b"", None, None, 256)
+        jobs.append(out)
+        jobs.append(expect(Op.VERIFY, 11, 200 + n, sas[11], 64, msg, b"", None, out.icv, 256))
+    bench, _ = run_engine(jobs, sas, rng)
+    check_results(jobs, bench.results)
+
+
+def random_engine_run(
+    seed: int,
+    n_jobs: int,
+    params: dict,
+    max_blocks: int,
+    conns_used: int,
+    job_idle: float,
+    result_stall: float,
+) -> None:
+    rng = random.Random(seed)
+    conns, max_job = params["conns"], params["max_job_bytes"]
+    sas: dict[int, SA] = {}
+    actions, jobs = [], []
+    for conn in rng.sample(range(conns), conns_used):
+        sas[conn] = random_sa(rng)
+        actions.append(("ctx", conn, sas[conn]))
+    for tag in range(n_jobs):
+        r = rng.random()
+        conn = rng.choice(list(sas)) if rng.random() < 0.85 else rng.randrange(conns + 8)
+        if r < 0.08 and conn < conns:
+            sa = random_sa(rng)
+            sa.valid = rng.random() > 0.25
+            sas[conn] = sa
+            actions.append(("ctx", conn, sa))
+        sa = sas.get(conn)
+        if r > 0.92 and sa is not None and sa.valid:
+            job = malformed_job(rng, sa, conn, tag)
+        else:
+            job = random_job(rng, sa, conn, tag, conns, max_job, max_blocks=max_blocks)
+        jobs.append(job)
+        actions.append(("job", job))
+    bench, perf = run_engine(
+        jobs, sas, rng, params=params, job_idle=job_idle, result_stall=result_stall, actions=actions
+    )
+    check_results(jobs, bench.results)
+    assert perf["jobs_done"] == n_jobs
+
+
+def test_engine_random_mix_with_backpressure():
+    random_engine_run(20, 40, SMALL, max_blocks=16, conns_used=12, job_idle=0.2, result_stall=0.3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [21, 22])
+def test_engine_random_mix_long(seed):
+    params = {"conns": 1024, "cbc_lanes": 16, "hash_lanes": 4, "slots": 24, "max_job_bytes": 2048}
+    random_engine_run(seed, 200, params, max_blocks=100, conns_used=100, job_idle=0.1, result_stall=0.2)

@@ -1,0 +1,114 @@
+"""The crypto engine top: SA contexts, job and result streams, the CBC unit and the HMAC lanes.
+
+:class:`Engine` is :class:`~hdl.engine_core.EngineCore` (contexts, intake, slots, scheduling,
+result framing, counters) with its cipher port on a :class:`~hdl.cbc.CBCUnit` and its hash port on
+an :class:`~hdl.hmac.HMACPool`, through :mod:`hdl.cipher_adapter` and :mod:`hdl.hash_adapter`.
+
+ESP in one pass: an outbound job (``ENCRYPT_AUTH``) encrypts into the output buffer and then
+MACs the auth-only prefix and the ciphertext (encrypt-then-MAC); an inbound job
+(``VERIFY_DECRYPT``) MACs the prefix and the received ciphertext while it decrypts, and its
+plaintext leaves only if the ICV matched. ``AUTH`` / ``VERIFY`` jobs only MAC; ``ENCRYPT`` /
+``DECRYPT`` jobs only cipher. Up to ``slots`` jobs are inside at once, ``cbc_lanes`` of them in
+the cipher and ``hash_lanes`` in the MAC; results leave as jobs finish, possibly out of order.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .cbc import CBCUnit
+from .cipher_adapter import CipherAdapter
+from .engine_core import EngineCore
+from .hash_adapter import HashAdapter
+from .hmac import HMACPool
+from .layouts import ContextWrite, PerfCounters, StreamWord
+
+__all__ = ["Engine", "DEFAULTS"]
+
+DEFAULTS = {
+    "conns": 1024,
+    "des_stages": 16,
+    "cbc_lanes": 16,
+    "hash_lanes": 8,
+    "slots": 32,
+    "max_job_bytes": 2048,
+    "hash_fifo_depth": 8,
+}
+"""The default configuration (the one the ECP5-85F figures are for)."""
+
+
+class Engine(wiring.Component):
+    """The IPsec crypto engine.
+
+    Parameters
+    ----------
+    conns : SA context slots in block RAM, addressed by conn id (0 .. conns-1).
+    des_stages : DES round units in the pipeline (16: one block per cycle; see hdl.des).
+    cbc_lanes : CBC jobs in flight, each with its own chaining register.
+    hash_lanes : HMAC lanes (MD5/SHA-1 cores), i.e. MACs computed at once.
+    slots : jobs held inside the engine at once (parsed, in work, or being sent).
+    max_job_bytes : the largest ``auth_len + cipher_len`` accepted (a power of two times 8);
+        a longer job completes with ``BAD_LENGTH``.
+    hash_fifo_depth : words of buffer in front of each hash lane.
+
+    Ports
+    -----
+    jobs : In(stream of StreamWord)
+        Job frames (:mod:`hdl.layouts`). Back-pressure while all slots are taken.
+    results : Out(stream of StreamWord)
+        Result frames, each as soon as its job finished; any back-pressure is honoured.
+    contexts : In(stream of ContextWrite)
+        SA context writes (always ready). ``valid`` = 0 invalidates the conn id.
+    perf : Out(PerfCounters)
+        Free-running performance counters.
+    """
+
+    def __init__(self, **params) -> None:
+        unknown = set(params) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown Engine parameter(s): {', '.join(sorted(unknown))}")
+        self.params = {**DEFAULTS, **params}
+        p = self.params
+        self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])
+        self.cbc = CBCUnit(stages=p["des_stages"], lanes=p["cbc_lanes"])
+        self.pool = HMACPool(lanes=p["hash_lanes"], fifo_depth=p["hash_fifo_depth"])
+        super().__init__(
+            {
+                "jobs": In(stream.Signature(StreamWord)),
+                "results": Out(stream.Signature(StreamWord)),
+                "contexts": In(stream.Signature(ContextWrite)),
+                "perf": Out(PerfCounters),
+            }
+        )
+
+    def parameters(self) -> dict:
+        """The engine's parameters, for the export JSON."""
+        return dict(self.params)
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        core, p = self.core, self.params
+        m.submodules.core = core
+        m.submodules.cbc = self.cbc
+        m.submodules.pool = self.pool
+        m.submodules.cipher = cipher = CipherAdapter(
+            slot_bits=core.slot_bits, idx_bits=core.idx_bits, lanes=p["cbc_lanes"]
+        )
+        m.submodules.hash = hash_ = HashAdapter(
+            slot_bits=core.slot_bits, idx_bits=core.idx_bits, lanes=p["hash_lanes"]
+        )
+        wiring.connect(m, wiring.flipped(self.jobs), core.jobs)
+        wiring.connect(m, core.results, wiring.flipped(self.results))
+        wiring.connect(m, wiring.flipped(self.contexts), core.contexts)
+        m.d.comb += self.perf.eq(core.perf)
+        wiring.connect(m, core.cipher, cipher.core)
+        wiring.connect(m, cipher.cbc_start, self.cbc.start)
+        wiring.connect(m, cipher.cbc_i, self.cbc.i)
+        wiring.connect(m, self.cbc.o, cipher.cbc_o)
+        wiring.connect(m, core.hash, hash_.core)
+        wiring.connect(m, hash_.pool_jobs, self.pool.jobs)
+        wiring.connect(m, hash_.pool_data, self.pool.data)
+        wiring.connect(m, self.pool.results, hash_.pool_results)
+        return m
