@@ -151,6 +151,8 @@ class Router:
         from host.datapath import DataPath
 
         self.datapath = DataPath(self)
+        if hasattr(engine, "subscribe_log"):  # an engine manager's fallback/failover messages
+            engine.subscribe_log(self._engine_message)
         self.config.subscribe(self._on_config)
         self._sync()
 
@@ -213,6 +215,12 @@ class Router:
         """A ``debug crypto ipsec`` message: logged (timestamped) when debugging is on."""
         if not self.debug_ipsec:
             return
+        stamped = f"{uptime_text(self.clock.now())}: {text}"
+        self.log.append(stamped)
+        self.emit("log", text=stamped)
+
+    def _engine_message(self, text: str) -> None:
+        """A console message of the crypto engine (``%ISA-6-INFO: ...``): logged, stamped."""
         stamped = f"{uptime_text(self.clock.now())}: {text}"
         self.log.append(stamped)
         self.emit("log", text=stamped)
