@@ -94,6 +94,7 @@ EXEC = ExecRegistry()
 EXTENSION_MODULES: list[str] = [
     "host.cli.exec_commands",
     "host.exec_ipsec",
+    "host.show.crypto_engine",
 ]
 """Modules providing ``register(registry)``, loaded once by :func:`load_extensions`."""
 
