@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The DES pipeline (hdl.des) against NIST SP 800-17 known answers and OpenSSL.
 
 Expected values come from OpenSSL through ``cryptography`` (``TripleDES(key * 3)`` in ECB mode is
@@ -173,7 +174,6 @@ def test_full_rate_when_fed_every_cycle(stages):
     assert cycles <= (len(items) - 1) * per_block + LATENCY + 1
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_bad_stage_count_is_refused():
     with pytest.raises(ValueError, match="stages must be one of"):
         DESPipeline(stages=3)
