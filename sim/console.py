@@ -6,6 +6,12 @@ not a terminal (a pipe or a file) it runs the lines as a session script, printin
 line followed by its output, and exits 0 at the end of input or at ``exit``; it exits non-zero
 only if it could not start (an unreadable ``--config`` file, an unknown engine).
 
+``--engine NAME`` picks the router's crypto engine: ``software`` (the default), or an accelerator
+backend (``amaranth``, ``verilator``, ``icarus``, as registered in :mod:`driver.registry`), which
+runs with the software engine behind it for fallback; ``show crypto engine configuration`` shows
+both. The router is the real one (:class:`host.router.Router`): manual SAs are installed as soon
+as their crypto map entry is complete, and ``show crypto ipsec sa`` shows them.
+
 ``--config FILE`` loads a configuration first, as if typed in global configuration mode; refused
 lines are printed with their line number and IOS feedback, and the rest loads.
 """
@@ -17,16 +23,21 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from host.cli.session import ConfigOnlyRouter, Session
+from host.cli.session import Session
 from host.config.loader import load_config
 
 __all__ = ["register", "build_router", "run_script", "interactive", "main"]
 
 
 def build_router(engine: str) -> Any:
-    """The router object the console works on. For now: configuration only; the data plane
-    will provide a router with SA database and engine (anything with a ``config`` attribute)."""
-    return ConfigOnlyRouter(engine=engine)
+    """The router the console works on: a :class:`host.router.Router` (configuration, SA
+    databases, the IPsec data plane) on the crypto engine ``engine``, opened through
+    :func:`driver.registry.open_engine` (an accelerator name gives the accelerator with the
+    software engine behind it). Raises :class:`driver.api.EngineError` if the engine cannot be
+    opened."""
+    from host.router import Router
+
+    return Router(engine=engine)
 
 
 def load_file(router: Any, path: Path, out: TextIO) -> None:
@@ -106,7 +117,22 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    router = build_router(args.engine)
+    from driver.api import EngineError
+
+    try:
+        router = build_router(args.engine)
+    except EngineError as exc:
+        print(f"esa console: cannot open engine {args.engine!r}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(router, args)
+    finally:
+        close = getattr(router, "close", None)
+        if close is not None:
+            close()
+
+
+def _run(router: Any, args: argparse.Namespace) -> int:
     if args.config is not None:
         try:
             load_file(router, Path(args.config), sys.stdout)
@@ -131,6 +157,7 @@ def register(subparsers: Any) -> None:
         "--engine",
         metavar="NAME",
         default="software",
-        help="crypto engine backend for the router (default: software)",
+        help="crypto engine of the router: software (default) or an accelerator backend, "
+        "which runs with the software engine behind it for fallback",
     )
     p.set_defaults(func=main)

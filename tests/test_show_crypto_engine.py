@@ -209,3 +209,58 @@ def test_software_only_router_shows_its_one_engine():
     assert conf[0]["platform"] == "Cisco Software Crypto Engine"
     assert conf[0]["connections in use"] == "2 of 4096"
     assert "fallbacks to software" not in conf[0]
+
+
+# -- esa console --engine ----------------------------------------------------------------------
+
+
+def _console(monkeypatch, capsys, tmp_path, engine: str, script: str) -> tuple[int, str, str]:
+    """Run ``esa console --engine ENGINE --config A.cfg`` in process with ``script`` piped in."""
+    import io
+
+    from sim.cli import main
+
+    cfg = tmp_path / "a.cfg"
+    transforms = "esp-des esp-md5-hmac"
+    cfg.write_text(
+        manual_pair_config(
+            "A", "192.168.0.1", "192.168.0.2", "10.1.1.0", "10.2.2.0", transforms, keys_for(transforms)
+        )
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(script))
+    code = main(["console", "--engine", engine, "--config", str(cfg)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_runs_the_real_router_on_the_chosen_engine(monkeypatch, capsys, tmp_path):
+    from driver import registry
+
+    monkeypatch.setitem(registry.BACKENDS, "testcard", f"{FaultyCard.__module__}:FaultyCard")
+    monkeypatch.setattr(registry, "ACCELERATORS", {*registry.ACCELERATORS, "testcard"})
+    script = "\n".join(
+        [
+            "enable",
+            "show crypto ipsec sa",
+            "show crypto engine connections active",
+            "show crypto engine configuration",
+            "",
+        ]
+    )
+    code, out, err = _console(monkeypatch, capsys, tmp_path, "testcard", script)
+    assert code == 0, err
+    assert sorted(sa_slots(out)) == [(5, 1), (5, 2)]  # the manual SAs, on the card
+    table = rows(out.split("A#show crypto engine connections active\n")[1].split("A#")[0])
+    assert [(r[0], r[1], r[3]) for r in table.values()] == [
+        ("Serial0", "192.168.0.1", "HMAC_MD5+DES_56_CB")
+    ] * 2
+    conf = config_blocks(out.split("A#show crypto engine configuration\n")[1].split("A#")[0])
+    assert conf[5]["crypto engine name"] == "testcard" and conf[5]["connections in use"] == "2 of 4"
+    assert conf[0]["crypto engine name"] == "software"
+
+
+def test_console_default_engine_is_software(monkeypatch, capsys, tmp_path):
+    code, out, err = _console(monkeypatch, capsys, tmp_path, "software", "show crypto engine configuration\n")
+    assert code == 0, err
+    conf = config_blocks(out.split("A>show crypto engine configuration\n")[1].split("A>")[0])
+    assert list(conf) == [0] and conf[0]["connections in use"] == "2 of 4096"
