@@ -149,7 +149,8 @@ class EngineManager(CryptoEngine):
     ``software``: the slot-0 engine (default a new :class:`~driver.software.SoftwareEngine`).
     ``on_queue_full``: ``"wait"`` or ``"drop"``. ``timeout_polls``: polls without a result, with
     jobs outstanding on the accelerator, after which it counts as dead. ``max_conns``: manager
-    conn ids (1 .. max_conns; at most 65535, the width of a job's conn id field).
+    conn ids (1 .. max_conns); default the two engines' contexts together, at most 65535 (the
+    width of a job's conn id field).
     """
 
     def __init__(
@@ -159,7 +160,7 @@ class EngineManager(CryptoEngine):
         *,
         on_queue_full: str = "wait",
         timeout_polls: int = 10_000,
-        max_conns: int = 65535,
+        max_conns: int | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__()
@@ -167,12 +168,15 @@ class EngineManager(CryptoEngine):
             raise EngineError(f"on_queue_full is one of {', '.join(QUEUE_POLICIES)}, not {on_queue_full!r}")
         if timeout_polls < 1:
             raise EngineError("timeout_polls must be at least 1")
-        if not 1 <= max_conns < _TAGS:
-            raise EngineError(f"max_conns is 1..{_TAGS - 1}")
         if software is None:
             from .software import SoftwareEngine
 
             software = SoftwareEngine()
+        if max_conns is None:
+            room = software.max_conns + (accelerator.max_conns if accelerator is not None else 0)
+            max_conns = min(room, _TAGS - 1)
+        if not 1 <= max_conns < _TAGS:
+            raise EngineError(f"max_conns is 1..{_TAGS - 1}")
         if software.card_slot != 0:
             raise EngineError(f"the software engine sits in slot 0, not {software.card_slot}")
         if accelerator is not None and accelerator.card_slot == 0:
