@@ -16,10 +16,12 @@ engine (slot 0). The manager:
   cannot be (a tag not in flight on that engine, a conn id that is not the job's, a status the
   engine never produces, data or ICV of the wrong size, ``BAD_CONN`` for a context the manager
   never removed) from a real one;
-- declares the accelerator failed when it raises :class:`~driver.api.EngineFault`, answers with an
-  impossible result, or stops answering: ``timeout_polls`` consecutive polls with jobs outstanding
-  on it and no result coming back (progress is counted in polls, the caller's own notion of time;
-  a backend with a cycle watchdog of its own, like the co-simulation's, raises sooner). Then it
+- declares the accelerator failed when it raises :class:`~driver.api.EngineFault` (or any
+  exception other than the API's answers: a full context memory, an unknown conn id), answers
+  with an impossible result, or stops answering: ``timeout_polls`` consecutive polls with jobs
+  outstanding on it and no result coming back (progress is counted in polls, the caller's own
+  notion of time; a backend with a cycle watchdog of its own, like the co-simulation's, raises
+  sooner). Then it
   logs ``%ISA-6-INFO: ISA slot 5: Firmware heartbeat failed`` (a timeout, the message IOS printed
   when the ISA card's firmware stopped answering, field notice FN13070) or ``%ISA-6-INFO: ISA slot
   5: <the fault>``, followed by ``%CRYPTO-4-ENGINE_FAILED`` with what moved; re-installs every SA
@@ -274,8 +276,8 @@ class EngineManager(CryptoEngine):
                     f"({acc.engine.name}) has no free context ({acc.conns} in use); "
                     f"conn id {conn_id} served by the software crypto engine, slot 0"
                 )
-            except EngineFault as e:
-                self._fail(str(e))
+            except Exception as e:  # noqa: BLE001 - any other failure of the card is a fault
+                self._fail(_fault_text(e))
         if record is None:
             backend_id = self.soft.engine.install(sa)  # CapacityError propagates: nothing done
             record = self.soft
@@ -301,10 +303,10 @@ class EngineManager(CryptoEngine):
             rec.engine.remove(conn.backend_id)
         except UnknownConnError:
             pass  # the engine forgot it already: nothing left to free
-        except EngineFault as e:
+        except Exception as e:
             if rec is self.soft:
                 raise
-            self._fail(str(e))
+            self._fail(_fault_text(e))
 
     # -- jobs -------------------------------------------------------------------------------------
 
@@ -358,12 +360,12 @@ class EngineManager(CryptoEngine):
             backend_jobs.append(Job(j.op, fl.backend_id, fl.tag, j.auth_data, j.cipher_data, j.iv, j.icv))
         try:
             taken = rec.engine.submit(backend_jobs)
-        except EngineFault as e:
+        except Exception as e:
             for fl in flights:
                 del self._flights[fl.tag]
             if rec is self.soft:
                 raise
-            self._fail(str(e))
+            self._fail(_fault_text(e))
             return None
         for fl in flights[taken:]:
             del self._flights[fl.tag]
@@ -417,8 +419,8 @@ class EngineManager(CryptoEngine):
     def _poll_accelerator(self, acc: EngineRecord) -> None:
         try:
             got = acc.engine.poll()
-        except EngineFault as e:
-            self._fail(str(e))
+        except Exception as e:  # noqa: BLE001 - whatever breaks inside the card is its fault
+            self._fail(_fault_text(e))
             return
         if not got:
             acc.stalled += 1
@@ -547,6 +549,11 @@ class EngineManager(CryptoEngine):
             except Exception:  # noqa: BLE001 - closing one must not keep the other open
                 if rec is self.soft:
                     raise
+
+
+def _fault_text(e: Exception) -> str:
+    """What an accelerator's exception says, as the failure reason."""
+    return str(e) if isinstance(e, EngineFault) else f"{type(e).__name__}: {e}"
 
 
 def _check_shape(job: Job) -> None:

@@ -18,7 +18,7 @@ class FaultyCard(CryptoEngine):
     ``silent`` (accepts jobs, never answers), ``fault`` (raises EngineFault), ``killed``
     (every call raises EngineFault, like a dead simulator process), ``bad_tag`` (answers with a
     tag it was never given), ``lost_context`` (answers BAD_CONN for installed SAs), ``short``
-    (drops the last data block of a result).
+    (drops the last data block of a result), ``broken_pipe`` (raises an OSError).
     """
 
     name = "testcard"
@@ -90,6 +90,8 @@ class FaultyCard(CryptoEngine):
             return []
         if mode == "fault":
             raise EngineFault("testcard: DMA error")
+        if mode == "broken_pipe":  # a transport error that no one turned into an EngineFault
+            raise BrokenPipeError(32, "Broken pipe")
         got = self.inner.poll(1)
         if not got:
             return []

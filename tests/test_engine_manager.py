@@ -149,7 +149,7 @@ def test_no_engine_left_raises_capacity_error_and_installs_nothing():
 
 # -- the accelerator fails --------------------------------------------------------------------
 
-MODES = ["silent", "fault", "killed", "bad_tag", "lost_context", "short"]
+MODES = ["silent", "fault", "killed", "bad_tag", "lost_context", "short", "broken_pipe"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -363,21 +363,30 @@ def test_registry_wraps_accelerators_in_a_manager(monkeypatch):
 # -- a real simulator process killed mid-traffic -------------------------------------------------
 
 
-def _verilator_usable() -> str | None:
-    if "verilator" not in registry.BACKENDS:
-        return "driver/verilator_backend.py is not there"
-    if shutil.which("g++") is None or shutil.which("make") is None:
-        return "no C++ toolchain (g++, make) to build the Verilator model"
-    return None
+def _cosim_unusable(sim: str) -> str | None:
+    """Why the ``sim`` co-simulation backend cannot run here (None: it can)."""
+    if sim not in registry.ACCELERATORS:
+        return f"driver/{sim}_backend.py is not there"
+    tools = ("g++", "make") if sim == "verilator" else ("iverilog", "vvp")
+    missing = [t for t in tools if shutil.which(t) is None]
+    return f"{', '.join(missing)} not installed" if missing else None
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_verilator_usable() is not None, reason=str(_verilator_usable()))
-def test_verilator_simulator_killed_mid_traffic_falls_back_to_software():
+@pytest.mark.parametrize(
+    "sim",
+    [
+        pytest.param(
+            s, marks=pytest.mark.skipif(_cosim_unusable(s) is not None, reason=str(_cosim_unusable(s)))
+        )
+        for s in ("verilator", "icarus")
+    ],
+)
+def test_simulator_process_killed_mid_traffic_falls_back_to_software(sim):
     try:
-        m = registry.open_engine("verilator", timeout_polls=50)
+        m = registry.open_engine(sim, timeout_polls=50)
     except EngineFault as e:
-        pytest.skip(f"the verilator backend cannot be built here: {e}")
+        pytest.skip(f"the {sim} backend cannot be built here: {e}")
     try:
         assert isinstance(m, EngineManager) and m.accel is not None
         t = Traffic(seed=11)
