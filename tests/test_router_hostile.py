@@ -189,3 +189,36 @@ def test_random_garbage_never_crashes_and_is_never_delivered():
     assert sum(a.drops.values()) + a.counters["delivered"] == 1200
     assert a.counters["delivered"] == clear_to_router
     assert a.drops["internal error"] == 0
+
+
+def test_ah_forgeries_replays_and_truncation():
+    from scapy.layers.ipsec import AH as ScapyAH
+    from scapy.layers.ipsec import SecurityAssociation as ScapySA
+
+    net, a, b, lan_a, lan_b, (ba, bb) = isakmp_routers("ah-sha-hmac")
+    sa = ba.inbound[0]
+
+    def scapy_ah(key: bytes):
+        return ScapySA(
+            ScapyAH,
+            spi=sa.spi,
+            auth_algo="HMAC-SHA1-96",
+            auth_key=key,
+            tunnel_header=IP(src=sa.peer, dst=sa.local),
+        )
+
+    good = scapy_ah(sa.auth_key)
+    forged = scapy_ah(bytes(20))
+    inner_pkt = IP(inner())
+    net.inject("A", "Serial0", raw(good.encrypt(inner_pkt, seq_num=1)))
+    assert len(lan_a) == 1
+    net.inject("A", "Serial0", raw(forged.encrypt(inner_pkt, seq_num=2)))
+    net.inject("A", "Serial0", raw(good.encrypt(inner_pkt, seq_num=1)))
+    cut = IP(raw(good.encrypt(inner_pkt, seq_num=3))[:40])
+    del cut.len, cut.chksum
+    net.inject("A", "Serial0", raw(cut))
+    assert len(lan_a) == 1
+    assert a.drops["bad icv"] == 1 and a.drops["replay"] == 1 and a.drops["truncated"] == 1, a.drops
+    # the genuine seq 2 is still acceptable: the forgery did not move the window
+    net.inject("A", "Serial0", raw(good.encrypt(inner_pkt, seq_num=2)))
+    assert len(lan_a) == 2
