@@ -16,7 +16,9 @@ Receiving on an interface:
      permitted there, or IPsec traffic is dropped). Decrypted inner datagrams are not filtered
      again (choice: IOS 11.3 checks the interface ACL once, on the received packet);
   3. addressed to the router: fragments are reassembled (on the clock), ESP and AH go to the
-     inbound SA found by (destination, protocol, SPI) in the receiving interface's SA database;
+     inbound SA found by (destination, protocol, SPI) in the receiving interface's SA database
+     (unless a crypto map entry claims the ESP/AH datagram itself and it did not arrive under
+     that entry's SAs: nested traffic that skipped its outer peer);
   4. otherwise, unprotected traffic that a ``permit`` of an IPsec crypto map entry claims (ACL
      evaluated mirrored) is dropped: "it was not sent as an IPSec-protected packet";
   5. after decryption the inner datagram must belong to its SA's flow ("the data flow identity
