@@ -14,6 +14,7 @@ def test_demo_runs_the_elaborate_lab(capsys) -> None:
     assert "HQ# show crypto ipsec sa" in lab and "Remote# show crypto ipsec sa map toHQ" in lab
     assert "local crypto endpt.: 20.20.20.1, remote crypto endpt.: 172.20.0.1" in lab
     assert "denied by outbound access list (111)" in lab
+    assert "HQ# show crypto engine connections active" in lab and "Encrypt  Decrypt" in lab
     assert "all expectations met" in lab
 
 
