@@ -294,6 +294,12 @@ class DataPath:
         if reply is not None:
             r.counters["echo_replies"] += 1
             tx.append(_Pkt(reply, None, "local"))
+            return
+        if hdr.proto == ipv4.PROTO_UDP and len(payload) >= 8 and hdr.frag_offset == 0:
+            handler = r.udp_handlers.get(int.from_bytes(payload[2:4], "big"))
+            if handler is not None:
+                for answer in handler(p.data, p.iface) or ():
+                    tx.append(_Pkt(bytes(answer), None, "local"))
 
     # -- sending ---------------------------------------------------------------------------------
 

@@ -146,6 +146,9 @@ class Router:
         self.delivered: deque[bytes] = deque(maxlen=1000)
         """Datagrams addressed to the router itself that it accepted (newest last)."""
         self._listeners: list[Callable[[Event], None]] = []
+        self.udp_handlers: dict[int, Callable[[bytes, str | None], Iterable[bytes] | None]] = {}
+        """UDP port -> ``handler(datagram, interface)`` for datagrams addressed to the router
+        (IKE listens on 500); what it returns is sent as originated by the router."""
         self._pending_requests: dict[tuple, float] = {}
         self.lifetimes = LifetimeManager(self)
         from host.datapath import DataPath

@@ -163,3 +163,20 @@ def test_any_size_crosses_a_small_mtu_link_intact(sizes, transforms):
     got = [IP(p) for p in lan_b]
     assert [bytes(g[UDP].payload) for g in got] == [bytes(IP(s)[UDP].payload) for s in sent]
     assert not a.drops and not b.drops
+
+
+def test_udp_handlers_receive_datagrams_for_the_router_and_answer():
+    r = router()
+    seen = []
+
+    def echo(datagram: bytes, iface):
+        seen.append((IP(datagram)[UDP].dport, iface))
+        got = IP(datagram)
+        return [raw(IP(src=got.dst, dst=got.src) / UDP(sport=500, dport=got[UDP].sport) / Raw(b"ok"))]
+
+    r.udp_handlers[500] = echo
+    ((iface, out),) = r.receive(
+        "Ethernet0", raw(IP(src="10.1.1.5", dst="10.1.1.1") / UDP(sport=500, dport=500))
+    )
+    assert seen == [(500, "Ethernet0")] and iface == "Ethernet0" and bytes(IP(out)[Raw]) == b"ok"
+    assert r.receive("Ethernet0", raw(IP(src="10.1.1.5", dst="10.1.1.1") / UDP(dport=501))) == []
