@@ -3,8 +3,9 @@
 A frame is two :data:`~hdl.layouts.JobHeader` words, the IV word (ciphering ops), the data words
 and the expected ICV words (verifying ops), ``last`` on the final word (see :mod:`hdl.layouts`).
 Every frame, good or bad, takes a job slot and ends in exactly one :attr:`JobIntake.commit`
-pulse carrying its :data:`JobRecord`; a bad frame is drained to its ``last`` word first, so a
-malformed job never desynchronises the stream or hangs the engine.
+pulse carrying its record (:func:`job_record_layout`); a bad frame is drained to its ``last``
+word first, so a malformed job never desynchronises the stream or hangs the engine. A frame that
+ends within its two header words completes with ``BAD_LENGTH``.
 
 Checks, in order of precedence (the first that fails sets the status):
 
@@ -28,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import ICV_WORDS, Auth, Cipher, JobHeader, Op, SAContext, Status, StreamWord
 
-__all__ = ["JobRecord", "JobIntake", "job_record_layout"]
+__all__ = ["JobIntake", "job_record_layout"]
 
 
 def job_record_layout(slot_bits: int) -> data.StructLayout:
@@ -55,9 +56,6 @@ def job_record_layout(slot_bits: int) -> data.StructLayout:
     )
 
 
-JobRecord = job_record_layout
-"""Alias kept short for readers of the engine: ``JobRecord(slot_bits)``."""
-
 _VALID_OPS = [op.value for op in Op]
 
 
@@ -82,7 +80,7 @@ class JobIntake(wiring.Component):
         Writes of data words into the input buffer: ``wr_addr`` is ``slot * slot_words + index``.
     commit : Out(1)
         Pulses once per frame, after its ``last`` word, with ``record`` valid.
-    record : Out(JobRecord)
+    record : Out(job_record_layout(slot_bits))
     """
 
     def __init__(self, slots: int, slot_words: int) -> None:
