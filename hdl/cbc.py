@@ -130,108 +130,135 @@ class CBCUnit(wiring.Component):
         # Per-lane state: key, direction, chaining value, input-buffer pointers, "block in flight".
         keys = Array(Signal(64, name=f"key{k}") for k in range(n))
         chain = Array(Signal(64, name=f"chain{k}") for k in range(n))
-        decrypt = Array(Signal(name=f"decrypt{k}") for k in range(n))
+        decrypt = Signal(n)
         count = Array(Signal(range(depth + 1), name=f"count{k}") for k in range(n))
         wptr = Array(Signal(range(depth), name=f"wptr{k}") for k in range(n))
         rptr = Array(Signal(range(depth), name=f"rptr{k}") for k in range(n))
-        waiting = Signal(n)  # encrypting lane whose last block has not come back yet
+        waiting = Signal(n)  # encrypting lane whose last block is not about to come back yet
 
         # ---- input buffers: one memory, lane-major, a ring of `depth` blocks per lane
         m.submodules.buf = buf = Memory(shape=64, depth=n * depth, init=[])
         buf_w = buf.write_port()
         buf_r = buf.read_port(domain="comb")
+        in_lane = self.i.payload.lane
         in_lane_ok = Signal()
-        m.d.comb += in_lane_ok.eq(self.i.payload.lane < n)
-        m.d.comb += self.i.ready.eq(~in_lane_ok | (count[self.i.payload.lane] != depth))
+        m.d.comb += in_lane_ok.eq(in_lane < n)
+        m.d.comb += self.i.ready.eq(~in_lane_ok | (count[in_lane] != depth))
         push = Signal()
         m.d.comb += [
             push.eq(self.i.valid & self.i.ready & in_lane_ok),
-            buf_w.addr.eq(Cat(wptr[self.i.payload.lane], self.i.payload.lane)),
+            buf_w.addr.eq(Cat(wptr[in_lane], in_lane)),
             buf_w.data.eq(self.i.payload.data),
             buf_w.en.eq(push),
         ]
         with m.If(push):
-            m.d.sync += wptr[self.i.payload.lane].eq(wptr[self.i.payload.lane] + 1)
+            m.d.sync += wptr[in_lane].eq(wptr[in_lane] + 1)
 
-        # ---- what comes out of the DES pipeline this cycle
+        # ---- what comes out of the DES pipeline this cycle, and what comes out next cycle
         out_lane = des.o.payload.id[:lbits]
         out_decrypt = des.o.payload.id[lbits]
-        returning = Signal(n)  # encrypting lane whose ciphertext appears now
+        returning = Signal(n)  # encrypting lane whose ciphertext is on the DES output now
+        soon = Signal(n)  # ... whose ciphertext will be there next cycle
         for k in range(n):
-            m.d.comb += returning[k].eq(des.o.valid & ~out_decrypt & (out_lane == k))
+            m.d.comb += [
+                returning[k].eq(des.o.valid & ~out_decrypt & (out_lane == k)),
+                soon[k].eq(des.next_valid & ~des.next_id[lbits] & (des.next_id[:lbits] == k)),
+            ]
 
         # ---- credits for the output FIFO
         reserved = Signal(range(self.out_depth + 1))
         has_credit = Signal()
         m.d.comb += has_credit.eq(reserved != self.out_depth)
 
-        # ---- issue register, between the scheduler and the DES input
-        iss_valid = Signal()
-        iss_lane = Signal(lbits)
-        iss_data = Signal(64)
-        iss_key = Signal(64)
-        iss_decrypt = Signal()
+        # Three steps, each a register stage, move in lockstep (``advance``):
+        #   pick  (cycle T-1): round-robin choice of a lane whose next block can go;
+        #   fetch (cycle T):   read the block, the key and the chaining value of the picked lane;
+        #   issue (cycle T+1): xor the chaining value in (encryption) and enter the DES pipeline.
+        # An encrypting lane may be picked the cycle before its previous ciphertext leaves the
+        # pipeline (``soon``): fetch then takes that ciphertext straight from the DES output.
         advance = Signal()
+        fetch_valid, fetch_lane, fetch_addr = Signal(), Signal(lbits), Signal(range(n * depth))
+        iss_valid, iss_lane, iss_data = Signal(), Signal(lbits), Signal(64)
+        iss_key, iss_chain, iss_decrypt = Signal(64), Signal(64), Signal()
         m.d.comb += advance.eq(~iss_valid | des.i.ready)
 
-        # ---- scheduler: round-robin over eligible lanes, starting after the last one picked
+        # ---- pick: round-robin over eligible lanes, from the one after the last picked
         eligible = Signal(n)
         for k in range(n):
-            m.d.comb += eligible[k].eq((count[k] != 0) & (~waiting[k] | returning[k]))
-        after = Signal(range(n))  # the lane after the last one picked: first in priority
-        upper = Signal(n)
+            m.d.comb += eligible[k].eq((count[k] != 0) & (~waiting[k] | soon[k]))
+        first = Signal(n, init=(1 << n) - 1)  # lanes at or after the one after the last picked
+        both = Signal(2 * n)
+        m.d.comb += both.eq(Cat(eligible & first, eligible))
+        lowest = Signal(2 * n)  # the lowest set bit of `both`: a carry chain does the search
+        m.d.comb += lowest.eq(both & ~(both - 1))
+        onehot = Signal(n)
+        m.d.comb += onehot.eq(lowest[:n] | lowest[n:])
+        grant = Signal(lbits)
         for k in range(n):
-            m.d.comb += upper[k].eq(eligible[k] & (after <= k))
-        grant, any_upper, any_lane = Signal(range(n)), Signal(), Signal()
-        for k in reversed(range(n)):  # the lowest-numbered lane wins: it is assigned last
-            with m.If(eligible[k]):
-                m.d.comb += [any_lane.eq(1), grant.eq(k)]
-        for k in reversed(range(n)):
-            with m.If(upper[k]):
-                m.d.comb += [any_upper.eq(1), grant.eq(k)]
+            with m.If(onehot[k]):
+                m.d.comb += grant.eq(k)
         pick = Signal()
-        m.d.comb += pick.eq(any_lane & has_credit & advance)
+        m.d.comb += pick.eq((eligible != 0) & has_credit & advance)
 
-        m.d.comb += buf_r.addr.eq(Cat(rptr[grant], grant))
         with m.If(advance):
             m.d.sync += [
-                iss_valid.eq(pick),
-                iss_lane.eq(grant),
-                iss_data.eq(buf_r.data),
-                iss_key.eq(keys[grant]),
-                iss_decrypt.eq(decrypt[grant]),
+                fetch_valid.eq(pick),
+                fetch_lane.eq(grant),
+                fetch_addr.eq(Cat(rptr[grant], grant)),
             ]
         with m.If(pick):
             m.d.sync += [
                 rptr[grant].eq(rptr[grant] + 1),
-                after.eq(Mux(grant == n - 1, 0, grant + 1)),
+                first.eq(Cat(*(grant < k for k in range(n)))),
             ]
 
         # count: +1 on push, -1 on pick (possibly the same lane in one cycle)
         for k in range(n):
-            inc = push & (self.i.payload.lane == k)
-            dec = pick & (grant == k)
+            inc = push & (in_lane == k)
+            dec = pick & onehot[k]
             with m.If(inc & ~dec):
                 m.d.sync += count[k].eq(count[k] + 1)
             with m.Elif(dec & ~inc):
                 m.d.sync += count[k].eq(count[k] - 1)
 
-        # ---- DES input: xor the chaining value in for encryption
+        # ---- fetch: block, key, direction and chaining value of the picked lane
+        fetch_decrypt = decrypt.bit_select(fetch_lane, 1)
+        chain_now = Signal(64)
+        with m.If(iss_valid & iss_decrypt & (iss_lane == fetch_lane)):
+            m.d.comb += chain_now.eq(iss_data)  # decryption: the previous ciphertext, issuing now
+        with m.Elif(des.o.valid & ~out_decrypt & (out_lane == fetch_lane)):
+            m.d.comb += chain_now.eq(des.o.payload.data)  # encryption: the ciphertext leaving now
+        with m.Else():
+            m.d.comb += chain_now.eq(chain[fetch_lane])
+        m.d.comb += buf_r.addr.eq(fetch_addr)
+        with m.If(advance):
+            m.d.sync += [
+                iss_valid.eq(fetch_valid),
+                iss_lane.eq(fetch_lane),
+                iss_data.eq(buf_r.data),
+                iss_key.eq(keys[fetch_lane]),
+                iss_decrypt.eq(fetch_decrypt),
+                iss_chain.eq(chain_now),
+            ]
+
+        # ---- issue: into the DES pipeline, xor-ing the chaining value in for encryption
         m.submodules.mask = mask = Memory(shape=64, depth=LATENCY, init=[])
         mask_w = mask.write_port()
         mask_r = mask.read_port(domain="comb")
         slot = Signal(range(LATENCY))  # the pipeline's latency is fixed: a ring of masks
         m.d.sync += slot.eq(slot + 1)
+        issue = Signal()
         m.d.comb += [
             des.i.valid.eq(iss_valid),
-            des.i.payload.data.eq(Mux(iss_decrypt, iss_data, iss_data ^ chain[iss_lane])),
+            des.i.payload.data.eq(iss_data ^ Mux(iss_decrypt, 0, iss_chain)),
             des.i.payload.key.eq(iss_key),
             des.i.payload.decrypt.eq(iss_decrypt),
             des.i.payload.id.eq(Cat(iss_lane, iss_decrypt)),
-            # decryption: P_n = D(C_n) xor C_{n-1}; remember C_{n-1} for when D(C_n) comes out
+            issue.eq(des.i.valid & des.i.ready),
+            # decryption: P_n = D(C_n) xor C_{n-1}; keep C_{n-1} for when D(C_n) comes out
             mask_w.addr.eq(slot),
-            mask_w.data.eq(chain[iss_lane]),
-            mask_w.en.eq(des.i.valid & des.i.ready),
+            mask_w.data.eq(iss_chain),
+            mask_w.en.eq(issue),
             mask_r.addr.eq(slot),
         ]
 
@@ -256,9 +283,10 @@ class CBCUnit(wiring.Component):
         st = self.start.payload
         st_lane_ok = Signal()
         m.d.comb += st_lane_ok.eq(st.lane < n)
-        lane_free = (
-            (count[st.lane] == 0) & ~waiting.bit_select(st.lane, 1) & ~(iss_valid & (iss_lane == st.lane))
-        )
+        in_steps = (fetch_valid & (fetch_lane == st.lane)) | (iss_valid & (iss_lane == st.lane))
+        # (an encrypting lane's last ciphertext still writes its chaining register on the way out)
+        in_flight = (waiting | soon | returning).bit_select(st.lane, 1)
+        lane_free = (count[st.lane] == 0) & ~in_flight & ~in_steps
         m.d.comb += self.start.ready.eq(~st_lane_ok | lane_free)
         load = self.start.valid & self.start.ready & st_lane_ok
 
@@ -268,10 +296,10 @@ class CBCUnit(wiring.Component):
                 m.d.sync += [keys[k].eq(st.key), decrypt[k].eq(st.decrypt), chain[k].eq(st.iv)]
             with m.Elif(returning[k]):
                 m.d.sync += chain[k].eq(des.o.payload.data)  # encryption: C_n chains into block n+1
-            with m.Elif(des.i.valid & des.i.ready & iss_decrypt & (iss_lane == k)):
+            with m.Elif(issue & iss_decrypt & (iss_lane == k)):
                 m.d.sync += chain[k].eq(iss_data)  # decryption: C_n is block n+1's mask
-            with m.If(pick & (grant == k) & ~decrypt[k]):
+            with m.If(pick & onehot[k] & ~decrypt[k]):
                 m.d.sync += waiting[k].eq(1)
-            with m.Elif(returning[k]):
-                m.d.sync += waiting[k].eq(0)
+            with m.Elif(soon[k]):
+                m.d.sync += waiting[k].eq(0)  # may be picked now: fetch finds the ciphertext
         return m

@@ -148,6 +148,10 @@ class DESPipeline(wiring.Component):
         Finished blocks (:func:`des_output_layout`), exactly :data:`LATENCY` cycles after they
         were accepted, in acceptance order. The pipeline never stalls: the consumer must take
         every block the cycle it is valid (reserve room before feeding ``i``, as ``hdl.cbc`` does).
+    next_valid, next_id : out
+        A look-ahead of ``o``: ``next_valid`` is high when a block will be valid on ``o`` in the
+        next cycle, and ``next_id`` is its id (a feedback scheduler, such as CBC encryption's, can
+        then plan that block's successor a cycle early).
     """
 
     def __init__(self, *, stages: int = 16, id_width: int = 8):
@@ -163,6 +167,8 @@ class DESPipeline(wiring.Component):
             {
                 "i": In(stream.Signature(des_input_layout(id_width))),
                 "o": Out(stream.Signature(des_output_layout(id_width), always_ready=True)),
+                "next_valid": Out(1),
+                "next_id": Out(id_width),
             }
         )
 
@@ -247,6 +253,14 @@ class DESPipeline(wiring.Component):
             with m.If(slot.valid):
                 m.d.sync += regs[s].as_value().eq(self._round(s, slot))
             slot = regs[s]
+
+        # Look-ahead: the ring always advances, so what the last unit holds next cycle is what the
+        # unit before it (the entry, for a single unit) holds now.
+        before_last = entry if self.stages == 1 else regs[-2]
+        m.d.comb += [
+            self.next_valid.eq(before_last.valid & (before_last.pass_ == self.passes - 1)),
+            self.next_id.eq(before_last.id),
+        ]
 
         # Output: FP(R16 || L16).
         m.d.comb += [

@@ -75,7 +75,8 @@ PUBLISHED = [
 def run_des(stages: int, items: list[tuple[int, int, bool]], *, idle: float = 0.0, seed: int = 0):
     """Feed ``(key, block, decrypt)`` items, id = index; return [(id, data)] and per-item latencies.
 
-    One testbench drives ``i`` and watches ``o`` every cycle, so cycle counts are exact.
+    One testbench drives ``i`` and watches ``o`` every cycle, so cycle counts are exact; it also
+    checks that ``next_valid`` / ``next_id`` announce every output one cycle ahead.
     """
     dut = DESPipeline(stages=stages, id_width=12)
     rng = random.Random(seed)
@@ -83,6 +84,7 @@ def run_des(stages: int, items: list[tuple[int, int, bool]], *, idle: float = 0.
     accepted: dict[int, int] = {}
     latency: dict[int, int] = {}
     cycles = [0]
+    lookahead = [(False, None)]
 
     async def bench(ctx):
         nxt, cycle = 0, 0
@@ -92,7 +94,12 @@ def run_des(stages: int, items: list[tuple[int, int, bool]], *, idle: float = 0.
                 key, block, decrypt = items[nxt]
                 ctx.set(dut.i.payload, {"data": block, "key": key, "decrypt": decrypt, "id": nxt})
             ctx.set(dut.i.valid, offer)
-            _, _, ready, o_valid, o_payload = await ctx.tick().sample(dut.i.ready, dut.o.valid, dut.o.payload)
+            _, _, ready, o_valid, o_payload, n_valid, n_id = await ctx.tick().sample(
+                dut.i.ready, dut.o.valid, dut.o.payload, dut.next_valid, dut.next_id
+            )
+            # the look-ahead port announced this cycle's output one cycle ago
+            assert (o_valid, o_payload.id if o_valid else None) == lookahead[-1], f"cycle {cycle}"
+            lookahead.append((bool(n_valid), n_id if n_valid else None))
             if offer and ready:
                 accepted[nxt] = cycle
                 nxt += 1
