@@ -472,6 +472,7 @@ class DataPath:
             if any(sa.icv_len for sa in it.sas):
                 c.verify += 1
             self.router.counters["unprotected"] += 1
+            it.db.heard(bundle)
             p = it.pkt
             out.append(_Pkt(res, p.iface, "decap", [*p.protected_by, bundle], frozenset(), p.depth + 1))
         for b in touched.values():

@@ -487,6 +487,7 @@ class Router:
         for key in [k for k in self._pending_requests if k[0] == id(db) and k[1] == entry]:
             del self._pending_requests[key]
         self.counters["sas_created"] += len(bundle.sas)
+        db.heard(bundle)  # a negotiation just completed with this peer
         if bundle.lifetime is not None:
             from host.show.ipsec_debug import initialize_sas_lines
 

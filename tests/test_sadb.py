@@ -218,3 +218,24 @@ def test_router_allocates_fresh_inbound_spis_for_key_management():
     assert len(spis) == 50 and not spis & used and min(spis) >= 256
     with pytest.raises(SADBError):
         a.allocate_spi("Ethernet0", Protocol.ESP)
+
+
+def test_outbound_goes_to_the_peer_last_heard_from():
+    from tests.router_helpers import isakmp_routers
+
+    net, a, b, lan_a, lan_b, (ba, bb) = isakmp_routers()
+    a.configure("crypto map vpn 10\n set peer 192.168.0.3\n")
+    keys = {
+        ("inbound", "esp"): SAKeys(0x901, bytes(8), bytes(20)),
+        ("outbound", "esp"): SAKeys(0x902, bytes(8), bytes(20)),
+    }
+    other = a.install_sas(
+        database="Serial0", entry=("vpn", 10), peer="192.168.0.3", flow=ba.flow, transform_set="ts", keys=keys
+    )
+    ping = raw(IP(src="10.1.1.5", dst="10.2.2.7") / UDP())
+    ((_, wire),) = a.receive("Ethernet0", ping)
+    assert IP(wire).dst == "192.168.0.3" and other.counters.encaps == 1  # the newest negotiation
+    net.inject("B", "Ethernet0", raw(IP(src="10.2.2.7", dst="10.1.1.5") / UDP()))  # B speaks
+    assert len(lan_a) == 1
+    ((_, wire),) = a.receive("Ethernet0", ping)
+    assert IP(wire).dst == "192.168.0.2" and ba.counters.encaps == 1

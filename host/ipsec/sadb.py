@@ -165,6 +165,8 @@ class SADatabase:
         self._bundle_of: dict[int, SABundle] = {}
         self.unknown_spi = 0
         """Inbound IPsec packets whose (dst, protocol, SPI) named no SA here."""
+        self.heard_from: dict[tuple[EntryKey, FlowIdentity], str] = {}
+        """(entry, flow) -> the peer last heard from (see :meth:`find_outbound`)."""
         self.dynamic_bundles = 0
         """How many bundles came through a dynamic crypto map (temporary entries)."""
         self.no_sa: Counter = Counter()
@@ -234,18 +236,34 @@ class SADatabase:
     def find_outbound(
         self, entry: EntryKey, pkt: Packet, flow: FlowIdentity | None = None
     ) -> SABundle | None:
-        """The bundle that protects outbound ``pkt`` for crypto map entry ``entry``: the newest
-        live bundle of the entry whose flow is exactly ``flow``, else the newest whose flow
-        covers the packet."""
-        best = None
+        """The bundle that protects outbound ``pkt`` for crypto map entry ``entry``: among the
+        live bundles of the entry whose flow is exactly ``flow`` (else, whose flow covers the
+        packet), one with the peer last heard from for that flow, else the newest. Spec (``set
+        peer``): "The peer that packets are actually sent to is determined by the last peer
+        that the router heard from (received either traffic or a negotiation request from) for
+        a given data flow"."""
+        exact: list[SABundle] = []
+        covering: list[SABundle] = []
         for b in reversed(self.bundles):
             if b.entry != entry or b.expired or not b.outbound:
                 continue
             if flow is not None and b.flow == flow:
-                return b
-            if best is None and b.covers_outbound(pkt):
-                best = b
-        return best
+                exact.append(b)
+            elif b.covers_outbound(pkt):
+                covering.append(b)
+        found = exact or covering
+        if not found:
+            return None
+        if len(found) > 1:
+            heard = self.heard_from.get((entry, found[0].flow))
+            for b in found:
+                if b.peer == heard:
+                    return b
+        return found[0]
+
+    def heard(self, bundle: SABundle) -> None:
+        """Note that traffic (or a negotiation) came from ``bundle``'s peer for its flow."""
+        self.heard_from[(bundle.entry, bundle.flow)] = bundle.peer
 
     def find_temporary(self, pkt: Packet, *, inbound: bool) -> SABundle | None:
         """The newest live bundle established through a dynamic crypto map whose flow covers
