@@ -83,6 +83,11 @@ class HashLane(wiring.Component):
         The final chaining value of the message (its digest if it was hashed from the standard
         IV), network-order bytes, MD5 in the top 128 bits. Held until taken.
 
+    Parameters
+    ----------
+    md5_step_cycles : 1 or 2
+        Passed to :class:`~hdl.md5.MD5Core` as ``step_cycles``.
+
     Cost per message: 1 start cycle, 8 cycles to assemble the first block, then 65 (MD5) or 81
     (SHA-1) cycles per block, then 2 cycles to the digest.
     """
@@ -91,9 +96,13 @@ class HashLane(wiring.Component):
     data: In(stream.Signature(64))
     digest: Out(stream.Signature(STATE_BITS))
 
+    def __init__(self, *, md5_step_cycles: int = 1):
+        self.md5_step_cycles = md5_step_cycles
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.md5 = md5 = MD5Core()
+        m.submodules.md5 = md5 = MD5Core(step_cycles=self.md5_step_cycles)
         m.submodules.sha1 = sha1 = SHA1Core()
 
         algorithm = Signal(HashAlgorithm)

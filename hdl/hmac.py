@@ -94,6 +94,9 @@ class HMACUnit(wiring.Component):
         Words of buffer in front of the lane (0: none). With a buffer as deep as a packet the
         caller can hand over a whole message at one word per cycle although the lane consumes
         about 0.8 (SHA-1) or 1 (MD5) bytes per cycle.
+    md5_step_cycles : 1 or 2
+        MD5 core cycles per step (see :class:`~hdl.md5.MD5Core`): 2 halves MD5's rate but lets
+        the lane run at about the SHA-1 core's clock.
 
     Ports
     -----
@@ -117,10 +120,13 @@ class HMACUnit(wiring.Component):
         The unit holds a job (from acceptance until its result is taken).
     """
 
-    def __init__(self, *, fifo_depth: int = 0):
+    def __init__(self, *, fifo_depth: int = 0, md5_step_cycles: int = 1):
         if fifo_depth < 0:
             raise ValueError(f"fifo_depth must be 0 or more, not {fifo_depth}")
+        if md5_step_cycles not in (1, 2):
+            raise ValueError(f"md5_step_cycles must be 1 or 2, not {md5_step_cycles}")
         self.fifo_depth = fifo_depth
+        self.md5_step_cycles = md5_step_cycles
         super().__init__(
             {
                 "job": In(stream.Signature(HMACJob)),
@@ -134,7 +140,7 @@ class HMACUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.lane = lane = HashLane()
+        m.submodules.lane = lane = HashLane(md5_step_cycles=self.md5_step_cycles)
 
         # The data words, through the optional buffer.
         if self.fifo_depth:
@@ -341,6 +347,8 @@ class HMACPool(wiring.Component):
         1400-byte HMAC-SHA1 jobs; MD5 about 0.9.
     fifo_depth : int
         Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
+    md5_step_cycles : 1 or 2
+        See :class:`HMACUnit`.
 
     Ports
     -----
@@ -359,11 +367,12 @@ class HMACPool(wiring.Component):
         Bit i: lane i holds a job.
     """
 
-    def __init__(self, *, lanes: int = 8, fifo_depth: int = 0):
+    def __init__(self, *, lanes: int = 8, fifo_depth: int = 0, md5_step_cycles: int = 1):
         if lanes < 1:
             raise ValueError(f"an HMAC pool needs at least one lane, not {lanes}")
         self.lanes = lanes
         self.fifo_depth = fifo_depth
+        self.md5_step_cycles = md5_step_cycles
         super().__init__(
             {
                 "jobs": In(stream.Signature(HMACJob)),
@@ -378,7 +387,7 @@ class HMACPool(wiring.Component):
         m = Module()
         units = []
         for i in range(self.lanes):
-            unit = HMACUnit(fifo_depth=self.fifo_depth)
+            unit = HMACUnit(fifo_depth=self.fifo_depth, md5_step_cycles=self.md5_step_cycles)
             m.submodules[f"lane{i}"] = unit
             units.append(unit)
         m.d.comb += self.busy.eq(Cat(u.busy for u in units))

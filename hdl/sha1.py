@@ -37,11 +37,6 @@ K = [0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6]
 """FIPS 180-4 4.2.1: K_t for t in 0..19, 20..39, 40..59, 60..79."""
 
 
-def _k(t):
-    """K_t for a round number ``t`` (a Value or int in 0..79)."""
-    return Array(K)[(t >= 20).as_unsigned() + (t >= 40) + (t >= 60)]
-
-
 class SHA1Core(wiring.Component):
     """SHA-1 compression function, iterative, one round per cycle.
 
@@ -72,16 +67,21 @@ class SHA1Core(wiring.Component):
         a, b, c, d, e = (Signal(32, name=n) for n in "abcde")  # working variables
         pre = Signal(32)  # e + K_t + W_t of the current round, summed a cycle early
         t = Signal(7)  # the round, 0..79
+        # The quarter (t // 20) of this round and of the next, kept as registers so that neither
+        # f_t nor K_t waits for a comparison on the round counter.
+        quarter = Signal(2)
+        quarter_next = Signal(2)
         h = self.cv
 
         # f_t (FIPS 180-4 4.1.1): Ch for t = 0..19, Parity, Maj for 40..59, Parity.
         f = Signal(32)
-        with m.If(t < 20):
-            m.d.comb += f.eq((b & c) ^ (~b & d))  # Ch(x, y, z)
-        with m.Elif((t >= 40) & (t < 60)):
-            m.d.comb += f.eq((b & c) ^ (b & d) ^ (c & d))  # Maj(x, y, z)
-        with m.Else():
-            m.d.comb += f.eq(b ^ c ^ d)  # Parity(x, y, z)
+        with m.Switch(quarter):
+            with m.Case(0):
+                m.d.comb += f.eq((b & c) ^ (~b & d))  # Ch(x, y, z)
+            with m.Case(2):
+                m.d.comb += f.eq((b & c) ^ (b & d) ^ (c & d))  # Maj(x, y, z)
+            with m.Default():
+                m.d.comb += f.eq(b ^ c ^ d)  # Parity(x, y, z)
 
         temp = Signal(32)  # T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t
         m.d.comb += temp.eq(a.rotate_left(5) + f + pre)
@@ -92,13 +92,14 @@ class SHA1Core(wiring.Component):
         for j, v in enumerate((a, b, c, d, e)):
             m.d.comb += summed[j].eq(h[j] + v)
 
-        def begin(start):
-            """Latch the accepted block and start round 0 from chaining value ``start``."""
+        def begin(start_e, start):
+            """Latch the accepted block and start round 0 from chaining value ``start`` (whose E
+            is also given as ``start_e``, from a register when possible)."""
             p = self.blocks.payload
             m.d.sync += [w[j].eq(p.words[j]) for j in range(16)]
             m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
-            m.d.sync += pre.eq(start[4] + K[0] + p.words[0])
-            m.d.sync += t.eq(0)
+            m.d.sync += pre.eq(start_e + K[0] + p.words[0])
+            m.d.sync += [t.eq(0), quarter.eq(0), quarter_next.eq(0)]
 
         m.d.sync += self.done.eq(0)
         with m.FSM():
@@ -107,9 +108,9 @@ class SHA1Core(wiring.Component):
                 with m.If(self.blocks.valid):
                     p = self.blocks.payload
                     with m.If(p.chain):
-                        begin([h[j] for j in range(5)])
+                        begin(h[4], [h[j] for j in range(5)])
                     with m.Else():
-                        begin([p.iv[j] for j in range(5)])
+                        begin(p.iv[4], [p.iv[j] for j in range(5)])
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
                     m.next = "ROUNDS"
             with m.State("ROUNDS"):
@@ -117,9 +118,14 @@ class SHA1Core(wiring.Component):
                 m.d.sync += [e.eq(d), d.eq(c), c.eq(b.rotate_left(30)), b.eq(a), a.eq(temp)]
                 # Slide the window; the next round's e is this round's d, its W is w[1].
                 m.d.sync += [w[j].eq(w[j + 1]) for j in range(15)] + [w[15].eq(w_new)]
-                m.d.sync += pre.eq(d + _k(t + 1) + w[1])
-                m.d.sync += t.eq(t + 1)
+                m.d.sync += pre.eq(d + Array(K)[quarter_next] + w[1])
+                m.d.sync += [t.eq(t + 1), quarter.eq(quarter_next)]
+                with m.If((t == 18) | (t == 38) | (t == 58)):  # round t + 2 starts a quarter
+                    m.d.sync += quarter_next.eq(quarter_next + 1)
                 with m.If(t == 79):
+                    # No round follows: sum the new H4 (= H4 + d, the last round's d becomes e)
+                    # now, so that a chained block can start from it in the next cycle.
+                    m.d.sync += pre.eq(h[4] + d)
                     m.next = "FINISH"
             with m.State("FINISH"):
                 # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e
@@ -127,7 +133,7 @@ class SHA1Core(wiring.Component):
                 m.d.sync += self.done.eq(1)
                 m.d.comb += self.blocks.ready.eq(self.blocks.payload.chain)
                 with m.If(self.blocks.valid & self.blocks.payload.chain):
-                    begin(summed)
+                    begin(pre, summed[:4] + [pre])
                     m.next = "ROUNDS"
                 with m.Else():
                     m.next = "IDLE"

@@ -130,6 +130,15 @@ def test_md5_core_compresses_at_most_66_cycles_per_block():
     assert cycles / len(blocks) <= 66
 
 
+def test_md5_core_with_split_step_takes_two_cycles_per_step():
+    msg = random.Random(11).randbytes(3 * 64 - 9)
+    padded = msg + b"\x80" + struct.pack("<Q", 8 * len(msg))
+    blocks = [padded[i : i + 64] for i in range(0, len(padded), 64)]
+    cv, cycles = _compress_blocks(MD5Core(step_cycles=2), "<", 4, MD5_IV, blocks)
+    assert cv == hashlib.md5(msg).digest()
+    assert cycles / len(blocks) <= 130
+
+
 def test_sha1_core_compresses_at_most_82_cycles_per_block():
     block = b"abc\x80" + bytes(52) + struct.pack(">Q", 24)
     cv, _ = _compress_blocks(SHA1Core(), ">", 5, SHA1_IV, [block])
@@ -240,9 +249,9 @@ def make_job(ident, auth, key, msg, *, expected_icv=None):
     return job, [(w, int(i == len(words) - 1)) for i, w in enumerate(words)]
 
 
-def run_unit(jobs, *, rng=None, idle=0.0, stall=0.0, fifo_depth=0):
+def run_unit(jobs, *, rng=None, idle=0.0, stall=0.0, **params):
     """Run (job, words) pairs one after another through one HMACUnit; return the results."""
-    dut, results = HMACUnit(fifo_depth=fifo_depth), []
+    dut, results = HMACUnit(**params), []
 
     async def tb(ctx):
         for job, words in jobs:
@@ -302,6 +311,12 @@ def test_unit_rfc2202_cases_truncated_to_96_bits(auth, cases):
         assert icv == bytes.fromhex(digest)[:12] + bytes(4)
         assert (match, error) == (0, 0)
     assert [r[0] for r in results] == list(range(len(cases)))
+
+
+def test_unit_with_split_md5_step_rfc2202():
+    jobs = [make_job(i, Auth.HMAC_MD5_96, key, msg) for i, (key, msg, _) in enumerate(RFC2202_MD5[:3])]
+    results = run_unit(jobs, md5_step_cycles=2)
+    assert [r[1] for r in results] == [bytes.fromhex(d)[:12] + bytes(4) for _, _, d in RFC2202_MD5[:3]]
 
 
 @pytest.mark.parametrize("auth", [Auth.HMAC_MD5_96, Auth.HMAC_SHA1_96, Auth.KEYED_MD5])
@@ -453,6 +468,10 @@ def test_pool_refuses_bad_parameters():
             HMACPool(lanes=0)
         with pytest.raises(ValueError, match="fifo_depth must be 0 or more"):
             HMACUnit(fifo_depth=-1)
+        with pytest.raises(ValueError, match="md5_step_cycles must be 1 or 2"):
+            HMACUnit(md5_step_cycles=3)
+        with pytest.raises(ValueError, match="step_cycles must be 1 or 2"):
+            MD5Core(step_cycles=0)
         gc.collect()
 
 
