@@ -23,16 +23,16 @@ from typing import Any
 from host.clock import Clock
 from host.router import Event
 
-from . import packets
 from .errors import LabError
 from .esp_sa import EspSaLine, line_from_event, write_esp_sa
 from .events import ROUTER_EVENTS
 from .format import FlowSpec, LabSpec
-from .ledger import FlowTally, Ledger, Sent
+from .ledger import FlowTally, Ledger
 from .network import Host, Link, Network, RouterOutput, Tags
 from .pcap import PcapWriter
 from .routers import LabRouter, build_router, interface_of
 from .scheduler import Scheduler
+from .traffic import RouterOrigin, Traffic
 
 __all__ = ["Lab", "LabResult"]
 
@@ -103,19 +103,13 @@ class Lab:
         self.events: list[dict[str, Any]] = []
         self.clock = Clock()
         self.scheduler = Scheduler(self.clock)
-        self.ledger = Ledger(self._settled)
+        self.ledger = Ledger(lambda kind, p, **fields: self.traffic.settled(kind, p, **fields))
         self.routers: dict[str, LabRouter] = {}
-        self.flows = {f.name: f for f in spec.flows}
-        self.tallies = {f.name: FlowTally() for f in spec.flows}
-        self.reply_tallies = {f.name: FlowTally() for f in spec.flows}
-        self._answers: dict[int, int] = {}
-        """Reply packet id -> the id of the packet it answers."""
         self._esp_sas: list[EspSaLine | str] = []
         self._writers: list[PcapWriter] = []
         self._running = False
         self.network = Network(self.scheduler, self.ledger, {}, self._host_got, self._router_got)
-        self._origins: dict[str, Host | tuple[str, str]] = {}
-        """Flow name -> the host that sends it, or (router, source address)."""
+        self.traffic = Traffic(spec.flows, self.scheduler, self.network, self._emit)
 
     # -- events ----------------------------------------------------------------------------------
     def _emit(self, kind: str, **fields: Any) -> None:
@@ -136,22 +130,6 @@ class Lab:
         entry = line_from_event(d)
         if isinstance(entry, EspSaLine) or d.get("protocol") == "esp":
             self._esp_sas.append(entry)
-
-    def _settled(self, kind: str, p: Sent, **fields: Any) -> None:
-        tallies = self.reply_tallies if p.reply else self.tallies
-        tally = tallies[p.flow]
-        if kind == "delivered":
-            tally.delivered += 1
-            if p.reply and p.id in self._answers:
-                first = self.ledger.packets[self._answers[p.id]]
-                tally.rtts.append(fields["time"] - first.time)
-        else:
-            tally.dropped += 1
-            tally.reasons[fields["reason"]] = tally.reasons.get(fields["reason"], 0) + 1
-        fields.pop("time", None)
-        if "latency" in fields:
-            fields["latency"] = round(fields["latency"], 9)
-        self._emit(kind, id=p.id, flow=p.flow, n=p.n, reply=p.reply, **fields)
 
     # -- building --------------------------------------------------------------------------------
     def build(self) -> None:
@@ -189,7 +167,7 @@ class Lab:
                 for link in self.network.links:
                     link.capture = self._writer(link.name)
             for i, flow in enumerate(spec.flows):
-                self._origins[flow.name] = self._origin(i, flow)
+                self.traffic.origins[flow.name] = self._origin(i, flow)
         except BaseException:
             self.close()
             raise
@@ -252,7 +230,13 @@ class Lab:
                 f"{hspec.address} is {hspec.router} {hspec.interface}'s own address",
             )
 
-    def _origin(self, i: int, flow: FlowSpec) -> Host | tuple[str, str]:
+    def _host_got(self, host: Host, datagram: bytes, tags: Tags) -> None:
+        self.traffic.host_got(host, datagram, tags)
+
+    def _router_got(self, router: str, tags: Tags, out: RouterOutput) -> Tags:
+        return self.traffic.router_got(router, tags, out)
+
+    def _origin(self, i: int, flow: FlowSpec) -> Host | RouterOrigin:
         if flow.src in self.network.hosts:
             return self.network.hosts[flow.src]
         where = f"{self.spec.source}: traffic[{i}]"
@@ -266,104 +250,7 @@ class Lab:
             intf = router.config.interfaces[route.interface]
         if intf.address is None:
             raise LabError(f"{where}.source", f"{flow.src} {intf.name} has no address to send from")
-        return (flow.src, str(intf.address))
-
-    # -- traffic ---------------------------------------------------------------------------------
-    def _schedule_flows(self) -> None:
-        for index, flow in enumerate(self.spec.flows):
-            for k in range(flow.count):
-                self.scheduler.at(
-                    flow.at + k * flow.interval, lambda f=flow, n=k + 1, i=index: self._send_request(f, n, i)
-                )
-
-    def _next_ip_id(self, origin: Host | tuple[str, str]) -> int:
-        if isinstance(origin, Host):
-            return origin.next_ip_id()
-        return next(self.routers[origin[0]].router.ident)
-
-    def _send_request(self, flow: FlowSpec, n: int, index: int) -> None:
-        origin = self._origins[flow.name]
-        src = origin.address if isinstance(origin, Host) else origin[1]
-        ip_id = self._next_ip_id(origin)
-        if flow.protocol == "icmp":
-            pkt = packets.echo(src, flow.dst, index + 1, n, flow.size, ip_id=ip_id)
-        elif flow.protocol == "udp":
-            pkt = packets.udp(src, flow.dst, flow.sport, flow.dport, flow.size, ip_id=ip_id, salt=n)
-        else:
-            pkt = packets.tcp(
-                src,
-                flow.dst,
-                flow.sport,
-                flow.dport,
-                flow.size,
-                ip_id=ip_id,
-                seq=1 + (n - 1) * (flow.size - 40),
-            )
-        sent = self._record(origin, pkt, flow.name, n, reply=False)
-        if isinstance(origin, Host):
-            self.network.host_send(origin, pkt, frozenset((sent.id,)))
-        else:
-            self.network.router_originate(origin[0], pkt, frozenset((sent.id,)))
-
-    def _record(
-        self, origin: Host | tuple[str, str] | str, pkt: bytes, flow: str, n: int, *, reply: bool
-    ) -> Sent:
-        """Register a packet about to leave ``origin`` and report it as sent."""
-        name = origin.name if isinstance(origin, Host) else origin[0] if isinstance(origin, tuple) else origin
-        summary = packets.describe(pkt)
-        text = summary.text() if summary else f"{len(pkt)} bytes"
-        sent = self.ledger.new(
-            flow=flow, n=n, reply=reply, src_host=name, time=self.clock.now(), size=len(pkt), summary=text
-        )
-        (self.reply_tallies if reply else self.tallies)[flow].sent += 1
-        fields = {}
-        if summary is not None:
-            fields = dict(
-                src=summary.src,
-                dst=summary.dst,
-                protocol=summary.protocol,
-                sport=summary.sport,
-                dport=summary.dport,
-            )
-        self._emit(
-            "sent", id=sent.id, flow=flow, n=n, reply=reply, host=name, packet=text, size=len(pkt), **fields
-        )
-        return sent
-
-    def _send(self, host: Host, pkt: bytes, flow: str, n: int, *, reply: bool) -> Sent:
-        sent = self._record(host, pkt, flow, n, reply=reply)
-        self.network.host_send(host, pkt, frozenset((sent.id,)))
-        return sent
-
-    def _router_got(self, router: str, tags: Tags, out: RouterOutput) -> Tags:
-        """``router`` accepted a datagram addressed to itself: settle it; an echo reply it sent
-        in answer becomes a reply packet of the same flow."""
-        got = self.ledger.delivered(tags, self.clock.now(), router)
-        requests = [p for p in got if not p.reply and self.flows[p.flow].protocol == "icmp"]
-        if not requests or not out.sent:
-            return tags
-        p = requests[0]
-        reply = self._record(router, out.sent[0][1], p.flow, p.n, reply=True)
-        self._answers[reply.id] = p.id
-        return frozenset((reply.id,))
-
-    def _host_got(self, host: Host, datagram: bytes, tags: Tags) -> None:
-        """A whole datagram reached ``host``: settle it, and answer it when it asks for that."""
-        summary = packets.describe(datagram)
-        if summary is None or summary.dst != host.address:
-            self.ledger.dropped(tags, self.clock.now(), "not addressed to this host", f"host {host.name}")
-            return
-        got = self.ledger.delivered(tags, self.clock.now(), host.name)
-        for p in got:
-            if p.reply:
-                continue
-            flow = self.flows[p.flow]
-            if not (flow.protocol == "icmp" or flow.reply):
-                continue
-            answer = packets.reply_to(datagram, ip_id=host.next_ip_id())
-            if answer is not None:
-                sent = self._send(host, answer, p.flow, p.n, reply=True)
-                self._answers[sent.id] = p.id
+        return RouterOrigin(flow.src, str(intf.address), router.ident)
 
     def _schedule_execs(self) -> None:
         for ex in self.spec.execs:
@@ -422,16 +309,16 @@ class Lab:
         try:
             self._running = True
             self._announce_sas()
-            self._schedule_flows()
+            self.traffic.schedule()
             self._schedule_execs()
             end = self.scheduler.run(self.spec.duration, progress)
             self.ledger.settle_rest(end)
             esp_sas = self._write_esp_sa()
             result = LabResult(
                 self.events,
-                self.tallies,
-                self.reply_tallies,
-                self.flows,
+                self.traffic.tallies,
+                self.traffic.reply_tallies,
+                self.traffic.flows,
                 end,
                 esp_sas,
                 [Path(w.path) for w in self._writers],
