@@ -301,3 +301,13 @@ def test_tshark_decrypts_with_the_routers_esp_sa_lines(tmp_path, transforms):
         assert [f[0] for f in fields] == ["1", "1"] or [f[0] for f in fields] == ["True", "True"]
     payloads = {bytes.fromhex(f[1].replace(":", "")) for f in fields}
     assert payloads == {b"tshark-sees-this!", b"and-this-too!"}
+
+
+def test_transport_mode_is_ignored_for_traffic_of_hosts_behind_the_peers():
+    """Spec (mode): the setting "is only used when the traffic to be protected has the same IP
+    addresses as the IPSec peers ... all other traffic is encapsulated in tunnel mode"."""
+    net, a, b, lan_a, lan_b = two_routers("esp-des esp-sha-hmac", mode="transport")
+    assert all(sa.mode.value == "Tunnel" for sa in a.security_associations())
+    assert "in use settings ={Tunnel, }" in a.exec("show crypto ipsec sa")
+    net.inject("A", "Ethernet0", ping())
+    assert len(lan_b) == 1 and IP(net.wire[("A", "Serial0")][0]).dst == "192.168.0.2"
