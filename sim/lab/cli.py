@@ -67,7 +67,7 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser(
         "run",
         help="run a lab file",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n")[1].replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("lab", metavar="LAB", help="the lab file (YAML, see docs/lab-format.md)")
