@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP
@@ -16,6 +17,8 @@ from sim.lab.format import parse_lab
 from sim.lab.lab import Lab
 from sim.lab.ledger import Ledger
 from tests.router_helpers import isakmp_pair_config, negotiate
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PLAIN = """\
 routers:
@@ -153,3 +156,24 @@ def test_unsettled_packets_are_dropped_as_never_arrived() -> None:
     assert "never arrived" in seen[0][2]["reason"]
     ledger.delivered([p.id], 10.0, "h2")  # settled once only
     assert len(seen) == 1
+
+
+def test_exec_debug_and_clear_show_up_as_events() -> None:
+    cfg = (ROOT / "examples" / "configs" / "manual.cfg").read_text()
+    text = "routers:\n  A:\n    config: |\n" + "".join(f"      {line}\n" for line in cfg.splitlines())
+    text += "exec:\n  - {at: 0s, router: A, command: debug crypto ipsec}\n"
+    text += "  - {at: 1s, router: A, command: clear crypto sa}\n"
+    events: list[dict] = []
+    Lab(parse_lab(text, source="t.yaml"), sinks=[events.append]).run()
+    assert [e["output"] for e in events if e["event"] == "exec"][0].startswith("Crypto IPSEC debugging is on")
+    deleted = [e for e in events if e["event"] == "sa_deleted"]
+    assert (
+        len(deleted) == 4
+        and {e["why"] for e in deleted} == {"cleared"}
+        and {e["time"] for e in deleted} == {1.0}
+    )
+    logs = [e["text"] for e in events if e["event"] == "log"]
+    assert sum("IPSEC(delete_sa)" in t for t in logs) == 4 and sum("IPSEC(create_sa)" in t for t in logs) == 4
+    assert (
+        len([e for e in events if e["event"] == "sa_created"]) == 8
+    )  # at the start, and again after the clear

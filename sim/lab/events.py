@@ -11,6 +11,7 @@ Every event is a flat JSON-able dict with ``event`` (its kind) and ``time`` (vir
 - ``sa_created`` / ``sa_expired`` / ``sa_deleted``: a router's SA came or went (``router``,
   ``spi``, ``protocol``, ``direction``, ``src``, ``dst``, ...; keys only in ``sa_created``);
 - ``rekey`` / ``sa_request``: a router asked key management for SAs (``router``, ...);
+- ``log``: a router's console message, such as ``debug crypto ipsec`` output (``router``, ``text``);
 - ``summary``: the last event, per-flow counts (see :mod:`sim.lab.report`).
 
 :class:`JsonLines` prints one JSON object per line; :class:`HumanLog` a readable log with exec
@@ -24,7 +25,7 @@ from typing import Any, TextIO
 
 __all__ = ["JsonLines", "HumanLog", "ROUTER_EVENTS"]
 
-ROUTER_EVENTS = ("sa_created", "sa_expired", "sa_deleted", "rekey", "sa_request")
+ROUTER_EVENTS = ("sa_created", "sa_expired", "sa_deleted", "rekey", "sa_request", "log")
 """Router events a run passes on (their data as the router gives it, plus ``router``)."""
 
 
@@ -91,6 +92,8 @@ class HumanLog:
                 f"spi 0x{e.get('spi', 0):x} {e.get('direction', '')} "
                 f"{e.get('src', '')} -> {e.get('dst', '')}{extra}\n"
             )
+        elif kind == "log":
+            w(f"{_stamp(t)} {e.get('router', '')}: {e.get('text', '')}\n")
         elif kind in ("rekey", "sa_request"):
             w(
                 f"{_stamp(t)} {kind:<10} {e.get('router', '')}: map {e.get('crypto_map', '')} "
