@@ -10,6 +10,9 @@ MACs the auth-only prefix and the ciphertext (encrypt-then-MAC); an inbound job
 plaintext leaves only if the ICV matched. ``AUTH`` / ``VERIFY`` jobs only MAC; ``ENCRYPT`` /
 ``DECRYPT`` jobs only cipher. Up to ``slots`` jobs are inside at once, ``cbc_lanes`` of them in
 the cipher and ``hash_lanes`` in the MAC; results leave as jobs finish, possibly out of order.
+
+A job uses its SA context as it was when the job's first word arrived: rewriting or invalidating
+a context affects the jobs that arrive afterwards, not those already inside.
 """
 
 from __future__ import annotations

@@ -83,6 +83,7 @@ class Measurement:
 WORKLOADS = [
     Workload("cbc-encrypt-1400B-32sa", Op.ENCRYPT, 1400, 0, jobs=64, sas=32),
     Workload("cbc-decrypt-1400B-1sa", Op.DECRYPT, 1400, 0, jobs=8, sas=1),
+    Workload("cbc-decrypt-1400B-1job", Op.DECRYPT, 1400, 0, jobs=1, sas=1),
     Workload(
         "esp-des-sha1-out-1400B-32sa", Op.ENCRYPT_AUTH, 1400, 16, jobs=64, sas=32, auth=Auth.HMAC_SHA1_96
     ),
@@ -195,10 +196,12 @@ def measure(w: Workload, seed: int = 1) -> Measurement:
     if bad:
         raise RuntimeError(f"{w.name}: {len(bad)} jobs failed ({bad[0].name}); figures withheld")
     total = payload * len(jobs)
-    cycles = state["done_at"][-1] - state["start"]
+    cycles = state["done_at"][-1] - state["start"] + 1
     q1, q3 = len(jobs) // 4, len(jobs) - 1 - len(jobs) // 4
-    steady_cycles = max(1, state["done_at"][q3] - state["done_at"][q1])
-    steady = payload * (q3 - q1) / steady_cycles
+    if q3 > q1:
+        steady = payload * (q3 - q1) / max(1, state["done_at"][q3] - state["done_at"][q1])
+    else:  # too few jobs for a steady state: the whole run
+        steady = total / cycles
     return Measurement(
         workload=w.name,
         bytes=total,
@@ -220,7 +223,7 @@ def run_workloads(names: list[str] | None = None, quick: bool = False) -> list[M
         if names and w.name not in names:
             continue
         if quick:
-            w = replace(w, jobs=max(w.sas, w.jobs // 4, 4))
+            w = replace(w, jobs=min(w.jobs, max(w.sas, w.jobs // 4, 4)))
         out.append(measure(w))
     return out
 

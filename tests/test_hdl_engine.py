@@ -677,7 +677,7 @@ def test_engine_random_mix_with_backpressure():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [21, 22])
+@pytest.mark.parametrize("seed", [21])
 def test_engine_random_mix_long(seed):
     params = {"conns": 1024, "cbc_lanes": 16, "hash_lanes": 4, "slots": 24, "max_job_bytes": 2048}
     random_engine_run(seed, 200, params, max_blocks=100, conns_used=100, job_idle=0.1, result_stall=0.2)
