@@ -226,3 +226,35 @@ def test_cli_json_and_human_output(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "DROPPED    plain-ping#1" in out and "denied by outbound access list" in out
     assert "HQ# show crypto ipsec sa" in out and "all expectations met" in out
+
+
+# What crosses each link, as tshark's dissectors name the layers (no keys given, so ESP stays
+# opaque): the protocol nesting each lab's description promises.
+LAYERS = {
+    ("simple", "serial.pcap"): {
+        "raw:ip:esp",
+        "raw:ip:data",
+        "raw:ip:icmp:data",
+    },  # ESP, its fragments, clear ping
+    ("ah-transport", "serial.pcap"): {"raw:ip:ah:icmp:data", "raw:ip:ah:udp:data", "raw:ip:icmp:data"},
+    ("ah-esp", "wan.pcap"): {"raw:ip:ah:esp"},
+    ("legacy-rfc1828-1829", "wan.pcap"): {"raw:ip:ah:esp"},
+    ("nesting", "a-b.pcap"): {"raw:ip:ah:ip:esp"},  # AH tunnel to B around ESP to C
+    ("nesting", "b-c.pcap"): {"raw:ip:esp"},
+    ("elaborate", "serial0.pcap"): {"raw:ip:esp", "raw:ip:ah:ip:tcp"},  # telnet in ESP, web in AH
+    ("redundant", "serial0.pcap"): {"raw:ip:esp"},
+    ("redundant", "serial1.pcap"): {"raw:ip:esp"},
+}
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
+@pytest.mark.parametrize(("name", "pcap"), sorted(LAYERS))
+def test_links_carry_the_promised_layers(runs, name, pcap) -> None:
+    out = subprocess.run(
+        [TSHARK, "-r", str(runs[name].dir / pcap), "-T", "fields", "-e", "frame.protocols"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert set(out.split()) == LAYERS[(name, pcap)]
