@@ -8,14 +8,18 @@ ready, the one after the lane it picked last, as in Cisco US 7,162,034 (a queue 
 feedback pipeline round-robin) and Sandia US 7,362,859 (an IV bank indexed by context). CBC
 decryption has no such dependency: a decrypting lane issues a block every cycle its buffer holds one.
 
-Datapath, cycle by cycle::
+Datapath, one register stage per step::
 
-    i ──► per-lane input buffers ──► scheduler ──► issue register ──► xor chain ──► DES pipeline ─┐
-                                      (round-robin)                  (encrypt)     (16 cycles)    │
-    o ◄── output FIFO ◄── xor previous ciphertext (decrypt) ◄── chain := ciphertext (encrypt) ◄───┘
+    i ──► per-lane input buffers ──► pick ──────► fetch ─────────────► issue ──► DES pipeline ──┐
+                                     round-robin  block, key, chain    xor chain  (16 cycles)    │
+                                                  (or the ciphertext   (encrypt)                 │
+                                                   leaving the DES) ◄────────────────────────────┤
+    o ◄── output FIFO ◄── xor previous ciphertext (decrypt) ◄── chain := ciphertext (encrypt) ◄──┘
 
-An encrypting lane's round trip is 17 cycles (pick, issue, 16 cycles of DES, the pick in the cycle
-its ciphertext appears), so 16 encrypting lanes fill 16/17 of the pipeline, 17 or more fill it.
+An encrypting lane is picked again the cycle before its ciphertext leaves the pipeline (the DES
+look-ahead port tells), so its round trip is 17 cycles (pick, fetch, 16 cycles from issue to the
+output, which is also the next block's fetch): 16 encrypting lanes fill 16/17 of the pipeline, 17 or
+more fill it.
 
 Back-pressure on ``o`` uses credits inside the unit: the scheduler issues a block only while the
 blocks issued and not yet taken from ``o`` number fewer than ``out_depth``, the output FIFO's size.
@@ -136,8 +140,11 @@ class CBCUnit(wiring.Component):
         rptr = Array(Signal(range(depth), name=f"rptr{k}") for k in range(n))
         waiting = Signal(n)  # encrypting lane whose last block is not about to come back yet
 
-        # ---- input buffers: one memory, lane-major, a ring of `depth` blocks per lane
-        m.submodules.buf = buf = Memory(shape=64, depth=n * depth, init=[])
+        # ---- input buffers: one memory, lane-major, a ring of `depth` blocks per lane. Distributed
+        # RAM: its asynchronous read feeds the fetch register, not the DES round logic.
+        m.submodules.buf = buf = Memory(
+            shape=64, depth=n * depth, init=[], attrs={"ram_style": "distributed"}
+        )
         buf_w = buf.write_port()
         buf_r = buf.read_port(domain="comb")
         in_lane = self.i.payload.lane
