@@ -258,3 +258,45 @@ def test_links_carry_the_promised_layers(runs, name, pcap) -> None:
         check=True,
     ).stdout
     assert set(out.split()) == LAYERS[(name, pcap)]
+
+
+SCAPY_AH = {"ah-md5-hmac": "HMAC-MD5-96", "ah-sha-hmac": "HMAC-SHA1-96"}
+
+
+@pytest.mark.parametrize("name", ["ah-transport", "ah-esp", "nesting", "elaborate"])
+def test_scapy_verifies_every_ah_packet(runs, name) -> None:
+    """tshark does not check AH ICVs: Scapy's SecurityAssociation does, with the keys the lab
+    reported in its sa_created events, in the SA's mode; the inner datagram must be one the lab
+    sent (tunnel) or keep the lab's addresses (transport)."""
+    from scapy.layers.ipsec import AH
+    from scapy.layers.ipsec import SecurityAssociation as ScapySA
+    from scapy.packet import raw
+
+    events = runs[name].events
+    keys = {}
+    for e in events:
+        if e["event"] == "sa_created" and e["protocol"] == "ah" and e["transforms"] in SCAPY_AH:
+            keys[(e["dst"], e["spi"])] = (e["src"], SCAPY_AH[e["transforms"]], bytes.fromhex(e["auth_key"]))
+    sent = {(e["src"], e["dst"]) for e in events if e["event"] == "sent"}
+    verified = 0
+    for pcap in sorted(runs[name].dir.glob("*.pcap")):
+        with PcapReader(str(pcap)) as reader:
+            for frame in reader:
+                p = IP(bytes(frame))
+                if p.proto != 51:
+                    continue
+                src, algo, key = keys[(p.dst, p[AH].spi)]
+                # AH's next header says what it protects: a whole inner datagram (4, tunnel),
+                # the ESP of the same bundle (50), or the transport payload.
+                kw = {"tunnel_header": IP(src=src, dst=p.dst)} if p[AH].nh == 4 else {}
+                sa = ScapySA(AH, spi=p[AH].spi, auth_algo=algo, auth_key=key, **kw)
+                inner = IP(raw(sa.decrypt(IP(bytes(frame)))))  # raises on a bad ICV
+                if p[AH].nh == 4 and name == "nesting":
+                    ends = {("10.0.12.1", "10.0.23.2"), ("10.0.23.2", "10.0.12.1")}  # A and C
+                    assert inner.proto == 50 and (inner.src, inner.dst) in ends
+                elif p[AH].nh == 50:
+                    assert inner.proto == 50 and (inner.src, inner.dst) == (p.src, p.dst)
+                else:
+                    assert (inner.src, inner.dst) in sent
+                verified += 1
+    assert verified > 0
