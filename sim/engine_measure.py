@@ -77,6 +77,7 @@ class Measurement:
     blocks_per_cycle: float
     steady_bytes_per_cycle: float
     steady_blocks_per_cycle: float
+    cipher_blocks_per_cycle: float
     params: dict
 
 
@@ -146,12 +147,16 @@ def measure(w: Workload, seed: int = 1) -> Measurement:
     dut = Engine(**params)
     contexts, jobs = _jobs_and_contexts(w, random.Random(seed))
     payload = w.cipher_bytes if w.op.value & 1 else w.auth_bytes
-    state = {"cycle": 0, "start": None, "done_at": [], "statuses": []}
+    state = {"cycle": 0, "start": None, "done_at": [], "statuses": [], "des": [None, None, 0]}
 
     async def clock(ctx):
+        des = state["des"]
         while True:
-            await ctx.tick()
+            _, _, blocks = await ctx.tick().sample(dut.perf.des_blocks)
             state["cycle"] += 1
+            if blocks != des[2]:
+                des[0] = state["cycle"] if des[0] is None else des[0]
+                des[1], des[2] = state["cycle"], blocks
 
     async def driver(ctx):
         cs = dut.contexts
@@ -202,6 +207,8 @@ def measure(w: Workload, seed: int = 1) -> Measurement:
         steady = payload * (q3 - q1) / max(1, state["done_at"][q3] - state["done_at"][q1])
     else:  # too few jobs for a steady state: the whole run
         steady = total / cycles
+    first, last, blocks = state["des"]
+    cipher_rate = round(blocks / (last - first + 1), 3) if blocks else 0.0
     return Measurement(
         workload=w.name,
         bytes=total,
@@ -212,6 +219,7 @@ def measure(w: Workload, seed: int = 1) -> Measurement:
         blocks_per_cycle=round(total / cycles / 8, 3),
         steady_bytes_per_cycle=round(steady, 3),
         steady_blocks_per_cycle=round(steady / 8, 3),
+        cipher_blocks_per_cycle=cipher_rate,
         params=params,
     )
 
@@ -240,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(
                 f"{m.workload:40s} {m.bytes:8d} B {m.cycles:7d} cycles {m.bytes_per_cycle:6.3f} B/cycle "
-                f"({m.blocks_per_cycle:.3f} blocks/cycle); steady {m.steady_bytes_per_cycle:.3f} B/cycle",
+                f"({m.blocks_per_cycle:.3f} blocks/cycle); steady {m.steady_bytes_per_cycle:.3f} B/cycle; "
+                f"cipher {m.cipher_blocks_per_cycle:.3f} blocks/cycle",
                 flush=True,
             )
     return 0
