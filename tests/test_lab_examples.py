@@ -300,3 +300,38 @@ def test_scapy_verifies_every_ah_packet(runs, name) -> None:
                     assert (inner.src, inner.dst) in sent
                 verified += 1
     assert verified > 0
+
+
+def test_legacy_esp_decrypts_per_rfc_1829(runs) -> None:
+    """RFC 1829 ESP (no reader in Wireshark or Scapy): decrypted here with OpenSSL's DES-CBC and
+    the IV built as RFC 1829 says for a 32-bit IV field (the field, then its bitwise complement),
+    behind the RFC 1826 AH header (next header, length in 32-bit words, reserved, SPI, data)."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    run = runs["legacy-rfc1828-1829"]
+    keys = {
+        (e["dst"], e["spi"]): bytes.fromhex(e["cipher_key"])
+        for e in run.events
+        if e["event"] == "sa_created" and e["transforms"] == "esp-rfc1829"
+    }
+    sent = {(e["src"], e["dst"], e["size"]) for e in run.events if e["event"] == "sent"}
+    checked = 0
+    with PcapReader(str(run.dir / "wan.pcap")) as reader:
+        for frame in reader:
+            data = bytes(frame)
+            hl = (data[0] & 0xF) * 4
+            assert data[9] == 51  # AH first
+            assert data[hl] == 50 and data[hl + 1] == 4  # next: ESP; RFC 1826 length: 4 words of data
+            ah_len = 8 + 4 * data[hl + 1]  # 128-bit keyed-MD5 authentication data
+            esp = data[hl + ah_len :]
+            spi, iv4 = int.from_bytes(esp[:4], "big"), esp[4:8]
+            iv = iv4 + bytes(b ^ 0xFF for b in iv4)
+            dst = ".".join(str(b) for b in data[16:20])
+            dec = Cipher(TripleDES(keys[(dst, spi)] * 3), modes.CBC(iv)).decryptor()
+            plain = dec.update(esp[8:]) + dec.finalize()
+            inner = IP(plain)
+            assert plain[-1] == 4  # payload type: IP in IP (tunnel)
+            assert (inner.src, inner.dst, inner.len) in sent
+            checked += 1
+    assert checked == 10  # 3 pings and 2 UDP datagrams, each answered
