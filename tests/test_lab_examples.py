@@ -335,3 +335,22 @@ def test_legacy_esp_decrypts_per_rfc_1829(runs) -> None:
             assert (inner.src, inner.dst, inner.len) in sent
             checked += 1
     assert checked == 10  # 3 pings and 2 UDP datagrams, each answered
+
+
+def test_redundant_failover_keeps_the_same_sas(runs) -> None:
+    from sim.lab.pcap import EPOCH
+
+    run = runs["redundant"]
+
+    def times(pcap: str) -> list[float]:
+        with PcapReader(str(run.dir / pcap)) as reader:
+            return [float(p.time) - EPOCH for p in reader]
+
+    before, after = times("serial0.pcap"), times("serial1.pcap")
+    assert before and after and max(before) < 3.0 < min(after)  # Serial0 shut at t=3s
+    created = [e for e in run.events if e["event"] == "sa_created"]
+    assert {e["time"] for e in created} == {0.0} and not any(e["event"] == "sa_deleted" for e in run.events)
+    # one shared database: HQ shows the same SA pair (and its counters) under both interfaces
+    last = [e["output"] for e in run.events if e["event"] == "exec" and e["router"] == "HQ"][-1]
+    assert last.count("#pkts encaps: 6, #pkts encrypt: 6") == 2
+    assert "interface: Serial0" in last and "interface: Serial1" in last
