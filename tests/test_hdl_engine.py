@@ -670,6 +670,11 @@ def random_engine_run(
     )
     check_results(jobs, bench.results)
     assert perf["jobs_done"] == n_jobs
+    # blocks through the cipher: every OK-so-far ciphering job's data (failed verifies included)
+    ciphered = sum(len(j.data) // 8 for j in jobs if j.status is Status.OK)
+    assert perf["des_blocks"] >= ciphered
+    assert 0 < perf["busy_cycles"] <= perf["cycles"]
+    assert perf["stall_cycles"] > 0 and perf["hash_blocks"] > 0
 
 
 def test_engine_random_mix_with_backpressure():
