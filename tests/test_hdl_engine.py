@@ -467,7 +467,12 @@ def test_core_rejects_bad_conn_op_and_length():
     undefined.words[0] = (undefined.words[0] & ~0xF) | 0b1000
     undefined.status, undefined.data = Status.BAD_OP, b""
     after = expect(Op.DECRYPT, 4, 15, sas[4], 64, b"", rng.randbytes(24), iv, None, 256)
-    jobs += [short, long, one_word, undefined, after]
+    at_max = expect(Op.DECRYPT, 4, 16, sas[4], 64, b"", rng.randbytes(256), iv, None, 256)
+    at_max_esp = expect(
+        Op.ENCRYPT_AUTH, 3, 17, sas[3], 64, rng.randbytes(8), rng.randbytes(248), iv, None, 256
+    )
+    assert at_max.status is at_max_esp.status is Status.OK
+    jobs += [short, long, one_word, undefined, after, at_max, at_max_esp]
     bench = run_core(jobs, sas, rng)
     check_results(jobs, bench.results)
 
