@@ -40,7 +40,7 @@ routers:
        ip address 10.2.0.1 255.255.255.0
       ip route 10.1.0.0 255.255.0.0 10.0.0.1
 links:
-  - {name: wan, between: [A Serial0, B Serial0], latency: 5ms, mtu: MTU}
+  - {name: wan, between: [A Serial0, B Serial0], latency: 5ms, mtu: MTU BANDWIDTH}
 hosts:
   h1: {router: A, interface: Ethernet0, address: 10.1.0.10, latency: 100us}
   h2: {router: B, interface: Ethernet0, address: 10.2.0.10, latency: 300us}
@@ -49,8 +49,9 @@ TRAFFIC
 """
 
 
-def run(traffic: str, mtu: int = 1500, capture=None, **kw):
+def run(traffic: str, mtu: int = 1500, capture=None, bandwidth: str = "", **kw):
     text = PLAIN.replace("MTU", str(mtu)).replace("TRAFFIC", traffic)
+    text = text.replace(" BANDWIDTH", f", bandwidth: {bandwidth}" if bandwidth else "")
     buf = io.StringIO()
     lab = Lab(parse_lab(text, source="t.yaml"), capture=capture, sinks=[JsonLines(buf)], **kw)
     result = lab.run()
@@ -97,6 +98,7 @@ def test_unconnected_interface_and_unknown_lan_address_are_drops_with_where() ->
 
 def test_a_failing_router_is_a_counted_drop_not_a_crash() -> None:
     text = PLAIN.replace("MTU", "1500").replace("TRAFFIC", "  - {name: p, from: h1, to: h2, count: 2}")
+    text = text.replace(" BANDWIDTH", "")
     lab = Lab(parse_lab(text, source="t.yaml"))
     lab.build()
 
@@ -177,3 +179,32 @@ def test_exec_debug_and_clear_show_up_as_events() -> None:
     assert (
         len([e for e in events if e["event"] == "sa_created"]) == 8
     )  # at the start, and again after the clear
+
+
+def test_bandwidth_adds_transmission_time_and_queues(tmp_path) -> None:
+    _, events = run(
+        "  - {name: burst, from: h1, to: h2, protocol: udp, dport: 9, size: 1250, count: 3, interval: 0}",
+        bandwidth="1Mbit",
+        capture=tmp_path,
+    )
+    got = [e for e in events if e["event"] == "delivered"]
+    # 1250 bytes = 10 ms at 1 Mbit/s each, queued one behind the other; plus 5 ms link and the
+    # hosts' 0.1 ms and 0.3 ms
+    assert [round(e["latency"], 9) for e in got] == [0.0154, 0.0254, 0.0354]
+    from sim.lab.pcap import EPOCH
+
+    with PcapReader(str(tmp_path / "wan.pcap")) as reader:
+        starts = [round(float(p.time) - EPOCH, 6) for p in reader]
+    assert starts == [0.0001, 0.0101, 0.0201]  # captured when each transmission starts
+
+
+def test_bandwidth_values() -> None:
+    from sim.lab.format import parse_bandwidth
+
+    assert parse_bandwidth("64k") == 64000 and parse_bandwidth("1.544Mbit") == pytest.approx(1_544_000)
+    assert (
+        parse_bandwidth("10Mbps") == 10e6 and parse_bandwidth(9600) == 9600 and parse_bandwidth("1G") == 1e9
+    )
+    for bad in ("fast", 0, "-1k", True, "10 Mbytes"):
+        with pytest.raises(ValueError):
+            parse_bandwidth(bad)

@@ -6,7 +6,7 @@ The format is documented with a complete example in ``docs/lab-format.md``. In s
     routers:
       A: {config: "IOS text" | config-file: a.cfg, engine: software}
     links:
-      - {between: [A Serial0, B Serial0], mtu: 1500, latency: 1ms}
+      - {between: [A Serial0, B Serial0], mtu: 1500, latency: 1ms, bandwidth: 1.544Mbit}
     hosts:
       pc: {router: A, interface: Ethernet0, address: 10.1.1.10}
     traffic:
@@ -44,6 +44,7 @@ __all__ = [
     "load_lab",
     "parse_lab",
     "parse_duration",
+    "parse_bandwidth",
     "PROTOCOLS",
     "EXPECTATIONS",
 ]
@@ -80,6 +81,8 @@ class LinkSpec:
     """Largest IP datagram the link carries; None: the interfaces' configured MTU."""
     latency: float = 0.001
     """One-way delay in seconds."""
+    bandwidth: float | None = None
+    """Bits per second each way; None: infinitely fast (no transmission time, no queueing)."""
 
 
 @dataclass(frozen=True)
@@ -321,7 +324,7 @@ def _interface_ref(r: _Reader, key: str, value: Any, routers: dict[str, RouterSp
 
 
 def _link(source: str, index: int, data: Any, routers: dict[str, RouterSpec]) -> LinkSpec:
-    r = _Reader(source, f"links[{index}]", data, {"between", "mtu", "latency", "name"})
+    r = _Reader(source, f"links[{index}]", data, {"between", "mtu", "latency", "name", "bandwidth"})
     ends = r.require("between")
     if not isinstance(ends, list) or len(ends) != 2:
         raise r.error("between", "expected a list of two 'ROUTER INTERFACE' ends")
@@ -335,7 +338,39 @@ def _link(source: str, index: int, data: Any, routers: dict[str, RouterSpec]) ->
         ends=(a, b),
         mtu=r.integer("mtu", None, 68, 18000),
         latency=r.duration("latency", 0.001),
+        bandwidth=_bandwidth(r, "bandwidth"),
     )
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmg]?)(?:bit/s|bps|bit)?\s*$", re.IGNORECASE)
+_RATE_UNIT = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
+
+
+def parse_bandwidth(value: Any) -> float:
+    """Bits per second from ``64000``, ``"64k"``, ``"1.544Mbit"``, ``"10Mbps"``, ``"1G"``.
+
+    Raises ValueError for anything else (zero and negative values included)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a bandwidth")
+    if isinstance(value, int | float):
+        rate = float(value)
+    else:
+        m = _RATE.match(str(value)) if isinstance(value, str) else None
+        if m is None:
+            raise ValueError(f"{value!r} is not a bandwidth (examples: 64k, 1.544Mbit, 10Mbps)")
+        rate = float(m.group(1)) * _RATE_UNIT[m.group(2).lower()]
+    if rate <= 0:
+        raise ValueError(f"{value!r} is not a positive bandwidth")
+    return rate
+
+
+def _bandwidth(r: _Reader, name: str) -> float | None:
+    if not r.has(name):
+        return None
+    try:
+        return parse_bandwidth(r.get(name))
+    except ValueError as exc:
+        raise r.error(name, str(exc)) from None
 
 
 def _host(source: str, name: str, data: Any, routers: dict[str, RouterSpec]) -> HostSpec:

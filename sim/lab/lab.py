@@ -208,7 +208,7 @@ class Lab:
                 )
                 if errors:
                     raise LabError(f"{self.spec.source}: {where}.mtu", str(errors[0]).strip())
-        return Link(lspec.name, lspec.ends, mtu, lspec.latency)
+        return Link(lspec.name, lspec.ends, mtu, lspec.latency, lspec.bandwidth)
 
     def _check_host(self, hspec: Any) -> None:
         where = f"hosts.{hspec.name}"

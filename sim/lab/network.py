@@ -7,8 +7,9 @@ A packet in the network is its bytes plus its tags (the ids of the sent packets 
 was given (:mod:`sim.lab.routers` adapts :class:`host.router.Router`).
 
 - A link carries datagrams of at most ``mtu`` bytes from one end to the other after
-  ``latency`` seconds; it captures each datagram when it is transmitted, both directions in one
-  pcap.
+  ``latency`` seconds; with a ``bandwidth`` each datagram also takes its transmission time
+  (bits / bandwidth) and waits for the ones before it in the same direction (a FIFO queue per
+  direction). It captures each datagram when its transmission starts, both directions in one pcap.
 - A segment joins one router interface and its hosts; the router's datagrams go to the host
   whose address is their destination, the hosts' to the router. It has a pcap too.
 - A router interface with neither is not connected: what the router sends there is dropped.
@@ -63,9 +64,13 @@ class Link:
     ends: tuple[tuple[str, str], tuple[str, str]]
     mtu: int
     latency: float
+    bandwidth: float | None = None
+    """Bits per second each way (None: no transmission time)."""
     capture: PcapWriter | None = None
     packets: int = 0
     bytes: int = 0
+    busy_until: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Per sending end: when its transmitter is free again."""
 
     def other(self, end: tuple[str, str]) -> tuple[str, str]:
         return self.ends[1] if end == self.ends[0] else self.ends[0]
@@ -204,12 +209,19 @@ class Network:
                     tags, now, f"{len(datagram)} bytes exceed the link MTU {att.mtu}", f"link {att.name}"
                 )
                 return
-            self._capture(att, datagram)
+            end = (router, interface)
+            start = max(now, att.busy_until.get(end, 0.0))
+            done = start + (len(datagram) * 8 / att.bandwidth if att.bandwidth else 0.0)
+            att.busy_until[end] = done
             att.packets += 1
             att.bytes += len(datagram)
-            far = att.other((router, interface))
+            far = att.other(end)
             self.ledger.seen(tags, f"link {att.name}")
-            self.scheduler.after(att.latency, lambda: self.router_receive(far[0], far[1], datagram, tags))
+            if start > now:  # queued behind earlier datagrams: captured when it starts
+                self.scheduler.at(start, lambda: self._capture(att, datagram))
+            else:
+                self._capture(att, datagram)
+            self.scheduler.at(done + att.latency, lambda: self.router_receive(far[0], far[1], datagram, tags))
             return
         self._capture(att, datagram)
         try:
