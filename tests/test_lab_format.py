@@ -214,3 +214,22 @@ def test_the_documented_complete_example_runs() -> None:
     result = Lab(spec).run()
     assert not result.expectation_failures()
     assert result.replies["ping"].delivered == 3
+
+
+def test_esa_lab_check(tmp_path: Path, capsys) -> None:
+    labs = sorted(str(p) for p in (ROOT / "examples" / "labs").glob("*.yaml"))
+    assert esa(["lab", "check", *labs]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": ok (") == len(labs)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "routers: {A: {config: 'interface Serial0'}}\n"
+        "hosts: {h: {router: A, interface: Ethernet0, address: 1.2.3.4}}\n"
+    )
+    assert esa(["lab", "check", str(bad), labs[0]]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"esa lab check: {bad}: hosts.h.interface: router A has no interface "
+        "Ethernet0 in its configuration (it has: Serial0)"
+    )
+    assert captured.out.count(": ok (") == 1

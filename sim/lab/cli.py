@@ -1,4 +1,5 @@
-"""``esa lab run LAB [--engine NAME] [--capture DIR] [--seed N] [--json] [--quiet]``.
+"""``esa lab run LAB [--engine NAME] [--capture DIR] [--seed N] [--json] [--quiet]`` and
+``esa lab check LAB...``.
 
 Runs a lab file (docs/lab-format.md): routers from IOS configurations, links, hosts and traffic
 on a virtual clock. Prints a log (each packet sent, delivered or dropped with the reason and
@@ -16,7 +17,37 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["register", "main"]
+__all__ = ["register", "main", "check"]
+
+CHECK_HELP = """Checks lab files without running them: the YAML, every key, the routers' configurations
+(each refused line is shown), the interfaces the links and hosts name, the hosts' addresses.
+Prints one line per file; exit status 0 when all are good, 2 otherwise."""
+
+
+def check(args: argparse.Namespace) -> int:
+    from .errors import LabError
+    from .format import load_lab
+    from .lab import Lab
+
+    status = 0
+    for path in args.labs:
+        try:
+            spec = load_lab(path)
+            lab = Lab(spec, engine=args.engine)
+            try:
+                lab.build()
+            finally:
+                lab.close()
+        except LabError as exc:
+            print(f"esa lab check: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        packets = sum(f.count for f in spec.flows)
+        print(
+            f"{path}: ok ({len(spec.routers)} routers, {len(spec.links)} links, {len(spec.hosts)} hosts, "
+            f"{len(spec.flows)} flows of {packets} packets, {len(spec.execs)} exec events)"
+        )
+    return status
 
 
 def main(args: argparse.Namespace) -> int:
@@ -98,3 +129,7 @@ def register(subparsers: Any) -> None:
         help="human log: leave out per-packet lines (drops, SA events and exec output stay)",
     )
     p.set_defaults(func=main)
+    c = sub.add_parser("check", help="check lab files without running them", description=CHECK_HELP)
+    c.add_argument("labs", metavar="LAB", nargs="+", help="lab files (YAML)")
+    c.add_argument("--engine", metavar="NAME", default=None, help="crypto engine to build the routers on")
+    c.set_defaults(func=check)

@@ -34,6 +34,7 @@ class LabRouter:
         self.router = router
         self._drops: list[tuple[str, str]] | None = None
         self._delivered: list[dict] = []
+        self._closed = False
         self._on_event = on_event
         router.subscribe(self._event)
 
@@ -83,6 +84,10 @@ class LabRouter:
             return f"% Internal error: {exc}\n"
 
     def close(self) -> None:
+        """Release the router's engine (once; later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.router.close()
         except EngineError:
