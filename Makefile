@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_TOOLS := iverilog tshark
+APT_TOOLS := iverilog tshark g++ make perl
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format tools venv clean
@@ -37,7 +37,7 @@ demo: venv
 test: venv tools
 	$(VENV)/bin/ruff check hdl driver host sim tests
 	$(VENV)/bin/ruff format --check hdl driver host sim tests
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -m "not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check hdl driver host sim tests
