@@ -286,15 +286,24 @@ class CBCUnit(wiring.Component):
         with m.Elif(pop & ~pick):
             m.d.sync += reserved.eq(reserved - 1)
 
-        # ---- start: load a lane's key, direction and IV once it has nothing left to issue
+        # ---- start: load a lane's key, direction and IV once it has nothing left to issue.
+        # `busy` is registered (a cycle ahead, conservatively) so that `ready` and the chaining
+        # registers' enables do not hang off the scheduler's and the pipeline's logic.
+        busy = Signal(n)
+        for k in range(n):
+            m.d.sync += busy[k].eq(
+                (count[k] != 0)
+                | (push & (in_lane == k))
+                | waiting[k]
+                | soon[k]  # (an encrypting lane's last ciphertext still writes its chaining
+                | returning[k]  # register on its way out)
+                | (fetch_valid & (fetch_lane == k))
+                | (iss_valid & (iss_lane == k))
+            )
         st = self.start.payload
         st_lane_ok = Signal()
         m.d.comb += st_lane_ok.eq(st.lane < n)
-        in_steps = (fetch_valid & (fetch_lane == st.lane)) | (iss_valid & (iss_lane == st.lane))
-        # (an encrypting lane's last ciphertext still writes its chaining register on the way out)
-        in_flight = (waiting | soon | returning).bit_select(st.lane, 1)
-        lane_free = (count[st.lane] == 0) & ~in_flight & ~in_steps
-        m.d.comb += self.start.ready.eq(~st_lane_ok | lane_free)
+        m.d.comb += self.start.ready.eq(~st_lane_ok | ~busy.bit_select(st.lane, 1))
         load = self.start.valid & self.start.ready & st_lane_ok
 
         # ---- chaining registers and "waiting" flags (the writers never hit the same lane at once)
