@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS: list[str] = ["sim.console", "sim.demo", "sim.lab.cli", "sim.bench"]
+SUBCOMMANDS: list[str] = ["sim.console", "sim.demo", "sim.lab.cli", "sim.bench", "sim.hdl_flow"]
 """Modules that provide a subcommand, in the order `esa --help` lists them."""
 
 

