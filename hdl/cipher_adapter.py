@@ -1,6 +1,7 @@
 """Connects the engine core's cipher port to the CBC unit (:class:`hdl.cbc.CBCUnit`).
 
-Each ciphering job gets a CBC lane for its lifetime. The adapter reads the job's blocks from the
+Each ciphering job gets a CBC lane for its lifetime, from the moment its IV arrives (its blocks
+are fed as they arrive: cut-through). The adapter reads the job's blocks from the
 core's input buffer and feeds them to the lanes round-robin (an encrypting lane is offered a
 block only while it has fewer than ``depth`` blocks outstanding, so that a full lane buffer never
 blocks the others), writes each output block into the core's output buffer at its place, and
@@ -94,8 +95,13 @@ class CipherAdapter(wiring.Component):
         eligible = Signal(n)
         for k in range(n):
             outstanding = sent[k] - recv[k]
+            # cut-through: a job still arriving may read only the words already in
+            arrived = ~c.fill_active | (c.fill_slot != slot[k]) | ((first[k] + sent[k]) < c.fill_words)
             m.d.comb += eligible[k].eq(
-                busy[k] & (sent[k] != blocks[k]) & (decrypt[k] | (outstanding[: ib + 1] < self.depth))
+                arrived
+                & busy[k]
+                & (sent[k] != blocks[k])
+                & (decrypt[k] | (outstanding[: ib + 1] < self.depth))
             )
         m.submodules.rr = rr = RoundRobin(n)
         m.d.comb += rr.requests.eq(eligible)

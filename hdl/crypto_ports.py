@@ -71,6 +71,9 @@ class CipherPort(wiring.Signature):
         Write of one output block into the output buffer (always accepted).
     done, done_slot : In
         Pulse when the job in ``done_slot`` has written its last block.
+    fill_active, fill_slot, fill_words : Out
+        A job may start before all its words are in (cut-through): while ``fill_active``, only
+        the first ``fill_words`` words of slot ``fill_slot`` may be read.
     """
 
     def __init__(self, slot_bits: int, idx_bits: int) -> None:
@@ -87,6 +90,9 @@ class CipherPort(wiring.Signature):
                 "wr_data": In(64),
                 "done": In(1),
                 "done_slot": In(slot_bits),
+                "fill_active": Out(1),
+                "fill_slot": Out(slot_bits),
+                "fill_words": Out(idx_bits + 1),
             }
         )
 

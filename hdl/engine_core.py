@@ -90,6 +90,8 @@ class EngineCore(wiring.Component):
             sched.alloc_slot.eq(intake.alloc_slot),
             sched.commit.eq(intake.commit),
             sched.record.eq(intake.record),
+            sched.early.eq(intake.early),
+            sched.early_iv.eq(intake.early_iv),
             emit.commit.eq(intake.commit),
             emit.record.eq(intake.record),
             emit.finished.eq(sched.finished),
@@ -114,6 +116,9 @@ class EngineCore(wiring.Component):
         out_rh = out_buf.read_port()
         cp, hp = self.cipher, self.hash
         m.d.comb += [
+            cp.fill_active.eq(intake.fill_active),
+            cp.fill_slot.eq(intake.fill_slot),
+            cp.fill_words.eq(intake.fill_words),
             in_rc.en.eq(cp.rd_en),
             in_rc.addr.eq(cp.rd_addr),
             cp.rd_data.eq(in_rc.data),

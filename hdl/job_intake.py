@@ -81,6 +81,14 @@ class JobIntake(wiring.Component):
     commit : Out(1)
         Pulses once per frame, after its ``last`` word, with ``record`` valid.
     record : Out(job_record_layout(slot_bits))
+    early : Out(1)
+        Pulses when a ciphering job that passed its header checks delivers its IV: its cipher may
+        start before the frame is complete (cut-through). ``record`` holds the header and context
+        (its ``iv`` not yet: ``early_iv`` has it). The job may still end with ``BAD_LENGTH``.
+    early_iv : Out(64)
+    fill_active, fill_slot, fill_words : Out
+        While ``fill_active``, the job in ``fill_slot`` is arriving and only its first
+        ``fill_words`` data words are in the input buffer.
     """
 
     def __init__(self, slots: int, slot_words: int) -> None:
@@ -105,12 +113,18 @@ class JobIntake(wiring.Component):
                 "wr_data": Out(64),
                 "commit": Out(1),
                 "record": Out(job_record_layout(self.slot_bits)),
+                "early": Out(1),
+                "early_iv": Out(64),
+                "fill_active": Out(1),
+                "fill_slot": Out(self.slot_bits),
+                "fill_words": Out(self.idx_bits + 1),
             }
         )
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
         rec = self.record
+        m.d.comb += self.fill_slot.eq(rec.slot)
         word = self.jobs.payload
         hdr0 = JobHeader(Cat(word.data, C(0, 64)))  # word 0 carries bits 63..0 of the header
 
@@ -157,6 +171,7 @@ class JobIntake(wiring.Component):
                         rec.iv.eq(0),
                         rec.icv.eq(0),
                         count.eq(0),
+                        self.fill_words.eq(0),
                     ]
                     with m.If(word.last):
                         m.d.sync += rec.status.eq(Status.BAD_LENGTH)
@@ -233,12 +248,17 @@ class JobIntake(wiring.Component):
                 icv_index = Signal(20)
                 m.d.comb += icv_index.eq(d_index - data_words)
                 m.d.comb += [
+                    self.fill_active.eq(1),
+                    self.early.eq(accept & is_iv & (rec.cipher_len != 0)),
+                    self.early_iv.eq(word.data),
                     self.wr_en.eq(accept & is_data),
                     self.wr_addr.eq((rec.slot << self.idx_bits) | d_index[: self.idx_bits]),
                     self.wr_data.eq(word.data),
                 ]
                 with m.If(accept):
                     m.d.sync += count.eq(count + 1)
+                    with m.If(is_data):
+                        m.d.sync += self.fill_words.eq(self.fill_words + 1)
                     with m.If(is_iv):
                         m.d.sync += rec.iv.eq(word.data)
                     with m.Elif(~is_data):

@@ -78,6 +78,9 @@ class SlotScheduler(wiring.Component):
         The intake took a free slot.
     commit, record : In
         The intake finished parsing the job in ``record.slot``.
+    early, early_iv : In
+        The intake lets the job in ``record.slot`` start its cipher now, with this IV (see
+        :class:`~hdl.job_intake.JobIntake`).
     free : Out(slots)
         Free slots.
     finished : Out(slots)
@@ -110,6 +113,8 @@ class SlotScheduler(wiring.Component):
                 "alloc_slot": In(sb),
                 "commit": In(1),
                 "record": In(job_record_layout(sb)),
+                "early": In(1),
+                "early_iv": In(64),
                 "free": Out(slots, init=(1 << slots) - 1),
                 "finished": Out(slots),
                 "icv_bad": Out(slots),
@@ -172,11 +177,11 @@ class SlotScheduler(wiring.Component):
         hw = hash_mem.write_port()
         ew = icv_exp_mem.write_port()
         m.d.comb += [
-            cw.en.eq(self.commit),
+            cw.en.eq(self.commit | self.early),
             cw.addr.eq(r.slot),
             cw.data.slot.eq(r.slot),
             cw.data.key.eq(r.ctx.des_key),
-            cw.data.iv.eq(r.iv),
+            cw.data.iv.eq(Mux(self.early, self.early_iv, r.iv)),
             cw.data.decrypt.eq(op_in),
             cw.data.first.eq(r.auth_len[3:]),
             cw.data.blocks.eq(r.cipher_len[3:]),
@@ -215,18 +220,32 @@ class SlotScheduler(wiring.Component):
         hdone_oh = Signal(n)
         hdone_bad = Signal()
         cm = commit_oh
+        # Cut-through: a ciphering job may start its cipher at its IV word (``early``), before
+        # its commit; its commit then leaves the cipher bits alone. An outbound ESP job's hash
+        # starts once both its commit and its cipher's end have happened, whichever is later.
+        early_oh = onehot(self.early, r.slot, "early_oh")
+        early_started = Signal(n)
+        e_s = Signal()
+        nc_now = Signal()
+        m.d.comb += [
+            e_s.eq(early_started.bit_select(r.slot, 1)),
+            nc_now.eq((need_cipher & ~cdone_oh).bit_select(r.slot, 1)),
+        ]
+        cm_plain = cm & rep(~e_s)
+        hash_wait = esp_out & ciph & Mux(e_s, nc_now, 1)
         m.d.sync += [
             self.free.eq((self.free & ~alloc_oh) | release_oh),
             committed.eq((committed | cm) & ~take_oh),
-            need_cipher.eq((need_cipher & ~cm & ~cdone_oh) | (cm & rep(ciph))),
-            cipher_pending.eq((cipher_pending & ~cm & ~cpick_oh) | (cm & rep(ciph))),
+            early_started.eq((early_started & ~alloc_oh) | early_oh),
+            need_cipher.eq((need_cipher & ~cm_plain & ~cdone_oh) | (cm_plain & rep(ciph)) | early_oh),
+            cipher_pending.eq((cipher_pending & ~cm_plain & ~cpick_oh) | (cm_plain & rep(ciph)) | early_oh),
             need_hash.eq((need_hash & ~cm & ~hdone_oh) | (cm & rep(auth))),
             hash_pending.eq(
                 (hash_pending & ~cm & ~hpick_oh)
-                | (cm & rep(auth & ~(esp_out & ciph)))
-                | (cdone_oh & hash_after)
+                | (cm & rep(auth & ~hash_wait))
+                | (cdone_oh & hash_after & committed)
             ),
-            hash_after.eq((hash_after & ~cm) | (cm & rep(auth & esp_out & ciph))),
+            hash_after.eq((hash_after & ~cm & ~early_oh) | (cm & rep(auth & esp_out & ciph))),
             verify.eq((verify & ~cm) | (cm & rep(op_auth & op_in))),
             icv_full.eq((icv_full & ~cm) | (cm & rep(r.ctx.auth == Auth.KEYED_MD5))),
             self.icv_bad.eq((self.icv_bad & ~cm) | (hdone_oh & rep(hdone_bad))),

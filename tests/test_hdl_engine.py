@@ -321,6 +321,12 @@ class CryptoStubs:
             base = job.slot << self.core.idx_bits
             data = b""
             for i in range(job.blocks):
+                while (
+                    ctx.get(cp.fill_active)
+                    and ctx.get(cp.fill_slot) == job.slot
+                    and (job.first + i >= ctx.get(cp.fill_words))
+                ):
+                    await ctx.tick()  # cut-through: this word has not arrived yet
                 ctx.set(cp.rd_en, 1)
                 ctx.set(cp.rd_addr, base + job.first + i)
                 await ctx.tick()
