@@ -184,7 +184,7 @@ class CBCUnit(wiring.Component):
         # An encrypting lane may be picked the cycle before its previous ciphertext leaves the
         # pipeline (``soon``): fetch then takes that ciphertext straight from the DES output.
         advance = Signal()
-        fetch_valid, fetch_lane, fetch_addr = Signal(), Signal(lbits), Signal(range(n * depth))
+        fetch_valid, fetch_lane, fetch_onehot = Signal(), Signal(lbits), Signal(n)
         iss_valid, iss_lane, iss_data = Signal(), Signal(lbits), Signal(64)
         iss_key, iss_chain, iss_decrypt = Signal(64), Signal(64), Signal()
         m.d.comb += advance.eq(~iss_valid | des.i.ready)
@@ -211,13 +211,14 @@ class CBCUnit(wiring.Component):
             m.d.sync += [
                 fetch_valid.eq(pick),
                 fetch_lane.eq(grant),
-                fetch_addr.eq(Cat(rptr[grant], grant)),
+                fetch_onehot.eq(onehot),
             ]
         with m.If(pick):
-            m.d.sync += [
-                rptr[grant].eq(rptr[grant] + 1),
-                first.eq(Cat(*(grant < k for k in range(n)))),
-            ]
+            # next time, lanes after this one come first
+            m.d.sync += first.eq(Cat(*(onehot[:k].any() for k in range(n))))
+        for k in range(n):
+            with m.If(pick & onehot[k]):
+                m.d.sync += rptr[k].eq(rptr[k] + 1)
 
         # count: +1 on push, -1 on pick (possibly the same lane in one cycle)
         for k in range(n):
@@ -237,7 +238,12 @@ class CBCUnit(wiring.Component):
             m.d.comb += chain_now.eq(des.o.payload.data)  # encryption: the ciphertext leaving now
         with m.Else():
             m.d.comb += chain_now.eq(chain[fetch_lane])
-        m.d.comb += buf_r.addr.eq(fetch_addr)
+        # the picked lane's read pointer has moved on since the pick: its block is one behind
+        fetch_ptr = Signal(range(depth))
+        for k in range(n):
+            with m.If(fetch_onehot[k]):
+                m.d.comb += fetch_ptr.eq(rptr[k] - 1)
+        m.d.comb += buf_r.addr.eq(Cat(fetch_ptr, fetch_lane))
         with m.If(advance):
             m.d.sync += [
                 iss_valid.eq(fetch_valid),
