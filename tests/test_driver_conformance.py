@@ -32,7 +32,7 @@ from driver.api import (
 )
 from driver.registry import open_engine
 
-BACKENDS = ["software"]
+BACKENDS = ["software", "amaranth"]
 """Backends under test; "amaranth", "verilator", "icarus" are added here when they exist."""
 SLOW_BACKENDS: set[str] = {"amaranth", "verilator", "icarus"}
 
