@@ -15,6 +15,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.packet import Raw, raw
 
 from driver.manager import EngineManager
+from driver.registry import ACCELERATORS
 from driver.software import SoftwareEngine
 from host.ipsec.sa import DropReason
 from host.show.crypto_engine import HEADER, connection_row
@@ -264,3 +265,42 @@ def test_console_default_engine_is_software(monkeypatch, capsys, tmp_path):
     assert code == 0, err
     conf = config_blocks(out.split("A>show crypto engine configuration\n")[1].split("A>")[0])
     assert list(conf) == [0] and conf[0]["connections in use"] == "2 of 4096"
+
+
+@pytest.mark.skipif("amaranth" not in ACCELERATORS, reason="driver/amaranth_backend.py is not there")
+def test_router_offloads_to_the_amaranth_engine():
+    """Router A on ``--engine amaranth`` (the HDL engine in Amaranth's simulator, software
+    behind it), B on software: traffic both ways, the rows count it, the card counts cycles."""
+    from driver.registry import open_engine
+
+    keys = keys_for("esp-des esp-sha-hmac")
+    net = Net()
+    a = net.add(
+        "A",
+        manual_pair_config(
+            "A", "192.168.0.1", "192.168.0.2", "10.1.1.0", "10.2.2.0", "esp-des esp-sha-hmac", keys
+        ),
+        engine=open_engine("amaranth"),
+    )
+    net.add(
+        "B",
+        manual_pair_config(
+            "B", "192.168.0.2", "192.168.0.1", "10.2.2.0", "10.1.1.0", "esp-des esp-sha-hmac", keys, swap=True
+        ),
+        seed=2,
+    )
+    net.link("A", "Serial0", "B", "Serial0")
+    lan_a, lan_b = net.lan("A", "Ethernet0"), net.lan("B", "Ethernet0")
+    try:
+        for n in range(3):
+            net.inject("A", "Ethernet0", ping("10.1.1.5", "10.2.2.7", n))
+            net.inject("B", "Ethernet0", ping("10.2.2.7", "10.1.1.5", n))
+        assert (len(lan_a), len(lan_b)) == (3, 3)
+        assert {s for s, _ in sa_slots(a.exec("show crypto ipsec sa"))} == {5}
+        table = rows(a.exec("show crypto engine connections active"))
+        assert sorted((r[4], r[5]) for r in table.values()) == [(0, 3), (3, 0)]
+        card = config_blocks(a.exec("show crypto engine configuration"))[5]
+        assert card["crypto engine name"] == "amaranth" and card["crypto engine state"] == "installed"
+        assert card["jobs completed"] == "6" and int(card["cycles"]) > 0
+    finally:
+        a.close()
