@@ -199,8 +199,8 @@ class EngineManager(CryptoEngine):
         """SAs moved from the failed accelerator to software."""
         self.rerun = 0
         """Jobs that were in flight on the failed accelerator and ran again on software."""
-        self.log: list[str] = []
-        """The manager's console messages, oldest first."""
+        self.log: deque[str] = deque(maxlen=1000)
+        """The manager's console messages, oldest first (the last 1000)."""
         self._log_listeners: list[Callable[[str], None]] = []
         self._conns: dict[int, _Conn] = {}
         self._next_id = 1
