@@ -8,7 +8,8 @@ Then it runs the same configuration in the lab (examples/labs/elaborate.yaml, wi
 until IKE exists): router HQ and its peer Remote, linked by the redundant Serial0 and Serial1,
 with telnet (ESP), web (AH) and unprotected traffic between their LANs; it prints the drops, the
 routers' ``show crypto ipsec sa`` and ``show crypto map`` outputs, and the per-flow summary.
-``--engine`` picks the crypto engine of the lab's routers.
+``--engine`` picks the crypto engine of the lab's routers: by default the HDL engine, simulated in
+process (``amaranth``: the embedded default accelerator, with the software engine behind it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = ["register", "main", "DEMO_CONFIG", "DEMO_SCRIPT"]
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "configs" / "more-elaborate.cfg"
 DEMO_LAB = Path(__file__).resolve().parents[1] / "examples" / "labs" / "elaborate.yaml"
+DEMO_ENGINE = "amaranth"
+"""The crypto engine of the demo lab's routers unless ``--engine`` names another."""
 
 DEMO_SCRIPT = [
     "enable",
@@ -105,8 +108,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--engine",
         metavar="NAME",
-        default=None,
-        help="crypto engine of the lab's routers (default: the lab's, else software)",
+        default=DEMO_ENGINE,
+        help=f"crypto engine of the lab's routers that do not name one (default: {DEMO_ENGINE})",
     )
     p.add_argument("--no-lab", action="store_true", help="only the console transcript, no lab run")
     p.set_defaults(func=main)
