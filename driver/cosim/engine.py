@@ -11,15 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from hdl.layouts import (
-    Auth,
-    Cipher,
-    ContextWrite,
-    SAContext,
-    pack_context,
-    pack_job,
-    parse_result,
-)
+from hdl.layouts import Auth, pack_job, parse_result
 
 from ..api import (
     CapacityError,
@@ -33,36 +25,10 @@ from ..api import (
     UnknownConnError,
     truncate_icv,
 )
-from ..hash_state import hmac_states, keyed_md5_state
+from ..engine_frames import INVALID_CONTEXT, context_bits, context_write
 from .build import CosimBuildError, Progress, build, stderr_progress
 from .transport import CosimError, CosimProcess
 from .verilog import build_engine, engine_parameters, engine_verilog, port_info
-
-
-def context_bits(sa: SAParams) -> int:
-    """The :data:`~hdl.layouts.SAContext` bits of ``sa``: the DES key and the precomputed
-    HMAC chaining values (or RFC 1828 state); the engine never sees an authentication key."""
-    inner = outer = b""
-    if sa.auth is Auth.KEYED_MD5:
-        inner, outer = keyed_md5_state(sa.auth_key)
-    elif sa.auth is not Auth.NONE:
-        inner, outer = hmac_states(sa.auth, sa.auth_key)
-    return pack_context(
-        inbound=sa.inbound,
-        cipher=sa.cipher,
-        auth=sa.auth,
-        des_key=sa.des_key or bytes(8),
-        inner=inner,
-        outer=outer,
-    )
-
-
-INVALID_CONTEXT = pack_context(inbound=False, cipher=Cipher.NONE, auth=Auth.NONE, valid=False)
-
-
-def context_write(conn_id: int, context: int) -> int:
-    """One beat of the ``contexts`` stream: write ``context`` into conn id ``conn_id``."""
-    return ContextWrite.const({"conn_id": conn_id, "context": SAContext.from_bits(context)}).as_value().value
 
 
 class CosimEngine(CryptoEngine):
