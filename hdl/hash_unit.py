@@ -109,9 +109,11 @@ class HashLane(wiring.Component):
         iv = Signal(STATE_BITS)
         length = Signal(LENGTH_BITS)
         bit_length = Signal(64)
-        msg_words = Signal(16)  # words that come from `data`: ceil(length / 8)
-        total_words = Signal(16)  # words in the padded message: 8 * ceil((length + 9) / 64)
-        index = Signal(16)  # the padded message's next word to write into the buffer
+        # Down-counters (so that each decision below is a comparison of a register with a constant):
+        data_left = Signal(16)  # words still to come from `data` (ceil(length / 8) at the start)
+        words_left = Signal(16)  # words of the padded message still to write into the buffer
+        marker_due = Signal()  # the 0x80 still needs a word of its own (length % 8 == 0)
+        slot = Signal(3)  # where the next word goes in the buffer
         buffer = [Signal(64, name=f"buf{j}") for j in range(8)]  # one block, word 0 first
         full = Signal()  # the buffer holds a whole block for the core
         first = Signal()  # the buffer's block is the message's first
@@ -135,15 +137,15 @@ class HashLane(wiring.Component):
 
         word = Signal(64)
         from_data = Signal()
-        m.d.comb += from_data.eq(index < msg_words)
+        m.d.comb += from_data.eq(data_left != 0)
         with m.If(from_data):
-            with m.If(index == msg_words - 1):
+            with m.If(data_left == 1):
                 m.d.comb += word.eq((self.data.payload & keep) | marker)
             with m.Else():
                 m.d.comb += word.eq(self.data.payload)
-        with m.Elif((index == msg_words) & (tail_bytes == 0)):
+        with m.Elif(marker_due):
             m.d.comb += word.eq(Const(0x80 << 56, 64))
-        with m.Elif(index == total_words - 1):
+        with m.Elif(words_left == 1):
             m.d.comb += word.eq(length_word)
 
         # -- the block, as each core wants it ----------------------------------------------------
@@ -181,9 +183,10 @@ class HashLane(wiring.Component):
                         iv.eq(p.iv),
                         length.eq(p.length),
                         bit_length.eq(Cat(Const(0, 3), p.length + Cat(Const(0, 6), p.prefix[6:]))),
-                        msg_words.eq((p.length + 7) >> 3),
-                        total_words.eq(((p.length + 72) >> 6) << 3),
-                        index.eq(0),
+                        data_left.eq((p.length + 7) >> 3),
+                        words_left.eq(((p.length + 72) >> 6) << 3),
+                        marker_due.eq(p.length[0:3] == 0),
+                        slot.eq(0),
                         first.eq(1),
                     ]
                     m.next = "FILL"
@@ -191,16 +194,20 @@ class HashLane(wiring.Component):
                 # Write the next word of the padded message unless the buffer waits for the core.
                 with m.If(~full & (~from_data | self.data.valid)):
                     m.d.comb += self.data.ready.eq(from_data)
-                    with m.Switch(index[0:3]):
+                    with m.Switch(slot):
                         for j in range(8):
                             with m.Case(j):
                                 m.d.sync += buffer[j].eq(word)
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index[0:3] == 7):
+                    m.d.sync += [slot.eq(slot + 1), words_left.eq(words_left - 1)]
+                    with m.If(from_data):
+                        m.d.sync += data_left.eq(data_left - 1)
+                    with m.Elif(marker_due):
+                        m.d.sync += marker_due.eq(0)
+                    with m.If(slot == 7):
                         m.d.sync += full.eq(1)
                 with m.If(handoff):
                     m.d.sync += [full.eq(0), first.eq(0)]
-                    with m.If(index == total_words):
+                    with m.If(words_left == 0):
                         m.next = "FINISH"
             with m.State("FINISH"):
                 # The last block is with the core: wait for its `done` (the last one outstanding).

@@ -165,12 +165,12 @@ class HMACUnit(wiring.Component):
         verify = Signal()
         keyed = Signal()  # RFC 1828: append the key, no outer hash
         length = Signal(JOB_LENGTH_BITS)
-        msg_words = Signal(JOB_LENGTH_BITS - 2)  # ceil(length / 8)
+        msg_left = Signal(JOB_LENGTH_BITS - 2)  # message words still to pass to the lane
         state = Signal(STATE_BITS)  # the inner chaining value, then the inner digest, then the MAC
         key = Signal(STATE_BITS + 32)  # `outer`; for keyed MD5 shifted into place after the message
         align = Signal(3)  # byte shifts still to apply to `key`
         expected = Signal(ICV_BITS)
-        words = Signal(JOB_LENGTH_BITS - 2)  # words of this phase done
+        words = Signal(2)  # words done in the ICV, TAIL and OUTER_MESSAGE phases
         ended = Signal()  # the job's `last` word has been taken
         error = Signal()
 
@@ -197,6 +197,19 @@ class HMACUnit(wiring.Component):
         with m.If(self.data.valid & self.data.ready & self.data.payload.last):
             m.d.sync += self.open.eq(0)
 
+        # Words for the lane pass a two-word FIFO: the choice of word here stays out of the lane's
+        # path into its block buffer, and the lane's ready out of this unit's (and the pool's).
+        m.submodules.feed = feed_fifo = fifo.SyncFIFO(width=64, depth=2)
+        feed = stream.Signature(64).create(path=("feed",))
+        m.d.comb += [
+            feed_fifo.w_data.eq(feed.payload),
+            feed_fifo.w_en.eq(feed.valid),
+            feed.ready.eq(feed_fifo.w_rdy),
+            lane.data.payload.eq(feed_fifo.r_data),
+            lane.data.valid.eq(feed_fifo.r_rdy),
+            feed_fifo.r_en.eq(lane.data.ready),
+        ]
+
         def frame(final):
             """Account for a taken word, which should be the job's final one exactly if ``final``."""
             with m.If(din.last):
@@ -217,7 +230,7 @@ class HMACUnit(wiring.Component):
                         verify.eq(p.verify),
                         keyed.eq(p.auth == Auth.KEYED_MD5),
                         length.eq(p.length),
-                        msg_words.eq(n_words),
+                        msg_left.eq(n_words),
                         state.eq(p.inner),
                         key.eq(Cat(Const(0, 32), p.outer)),
                         align.eq(Mux(p.auth == Auth.KEYED_MD5, p.length[0:3], 0)),
@@ -239,25 +252,25 @@ class HMACUnit(wiring.Component):
                 with m.If(lane.start.ready):
                     m.next = "MESSAGE"
             with m.State("MESSAGE"):
-                last_word = words == msg_words - 1
+                last_word = msg_left == 1
                 word = Mux(last_word, din.data & keep, din.data)
-                with m.If(words == msg_words):
+                with m.If(msg_left == 0):
                     m.d.sync += words.eq(0)
                     m.next = "ICV"
                 with m.Elif(ended):
                     # `last` came early: finish the lane's message with zeros.
-                    m.d.comb += lane.data.valid.eq(1)
-                    with m.If(lane.data.ready):
-                        m.d.sync += words.eq(words + 1)
+                    m.d.comb += feed.valid.eq(1)
+                    with m.If(feed.ready):
+                        m.d.sync += msg_left.eq(msg_left - 1)
                 with m.Elif(align == 0):
                     merge = keyed & last_word & (tail_bytes != 0)
                     m.d.comb += [
-                        lane.data.valid.eq(din_valid),
-                        din_ready.eq(lane.data.ready),
-                        lane.data.payload.eq(Mux(merge, word | key[-64:], din.data)),
+                        feed.valid.eq(din_valid),
+                        din_ready.eq(feed.ready),
+                        feed.payload.eq(Mux(merge, word | key[-64:], din.data)),
                     ]
                     with m.If(take):
-                        m.d.sync += words.eq(words + 1)
+                        m.d.sync += msg_left.eq(msg_left - 1)
                         frame(final=last_word & ~verify)
                         with m.If(merge):
                             m.d.sync += key.eq(key << 64)
@@ -284,8 +297,8 @@ class HMACUnit(wiring.Component):
                     m.d.sync += words.eq(0)
                     m.next = "INNER_DIGEST"
                 with m.Else():
-                    m.d.comb += [lane.data.valid.eq(1), lane.data.payload.eq(key[-64:])]
-                    with m.If(lane.data.ready):
+                    m.d.comb += [feed.valid.eq(1), feed.payload.eq(key[-64:])]
+                    with m.If(feed.ready):
                         m.d.sync += [key.eq(key << 64), words.eq(words + 1)]
             with m.State("INNER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
@@ -312,8 +325,8 @@ class HMACUnit(wiring.Component):
                     m.d.sync += words.eq(0)
                     m.next = "OUTER_DIGEST"
                 with m.Else():
-                    m.d.comb += [lane.data.valid.eq(1), lane.data.payload.eq(state[-64:])]
-                    with m.If(lane.data.ready):
+                    m.d.comb += [feed.valid.eq(1), feed.payload.eq(state[-64:])]
+                    with m.If(feed.ready):
                         m.d.sync += [state.eq(state << 64), words.eq(words + 1)]
             with m.State("OUTER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
