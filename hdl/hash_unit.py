@@ -85,6 +85,9 @@ class HashLane(wiring.Component):
 
     Parameters
     ----------
+    md5 : bool
+        Build the MD5 core. Without it the lane is SHA-1 only: it computes SHA-1 whatever
+        ``algorithm`` says (so an MD5 request still completes, with a meaningless digest).
     md5_step_cycles : 1 or 2
         Passed to :class:`~hdl.md5.MD5Core` as ``step_cycles``.
 
@@ -96,14 +99,16 @@ class HashLane(wiring.Component):
     data: In(stream.Signature(64))
     digest: Out(stream.Signature(STATE_BITS))
 
-    def __init__(self, *, md5_step_cycles: int = 1):
+    def __init__(self, *, md5: bool = True, md5_step_cycles: int = 1):
+        self.md5 = md5
         self.md5_step_cycles = md5_step_cycles
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.md5 = md5 = MD5Core(step_cycles=self.md5_step_cycles)
         m.submodules.sha1 = sha1 = SHA1Core()
+        if self.md5:
+            m.submodules.md5 = md5 = MD5Core(step_cycles=self.md5_step_cycles)
 
         algorithm = Signal(HashAlgorithm)
         iv = Signal(STATE_BITS)
@@ -151,27 +156,35 @@ class HashLane(wiring.Component):
         # -- the block, as each core wants it ----------------------------------------------------
         block_bits = Cat(*reversed(buffer))  # byte 0 of the block in the top bits
         be_words = _words32(block_bits, 16)
-        for core, words, state in (
-            (md5, [_bswap32(v) for v in be_words], [_bswap32(v) for v in _words32(iv, 4)]),
-            (sha1, be_words, _words32(iv, 5)),
-        ):
+        cores = [(sha1, be_words, _words32(iv, 5))]
+        if self.md5:
+            cores.append((md5, [_bswap32(v) for v in be_words], [_bswap32(v) for v in _words32(iv, 4)]))
+        for core, words, state in cores:
             p = core.blocks.payload
             m.d.comb += [p.words[j].eq(words[j]) for j in range(16)]
             m.d.comb += [p.iv[j].eq(state[j]) for j in range(len(state))]
             m.d.comb += p.chain.eq(~first)
-        is_md5 = algorithm == HashAlgorithm.MD5
-        m.d.comb += [md5.blocks.valid.eq(full & is_md5), sha1.blocks.valid.eq(full & ~is_md5)]
         handoff = Signal()
-        m.d.comb += handoff.eq(
-            Mux(is_md5, md5.blocks.valid & md5.blocks.ready, sha1.blocks.valid & sha1.blocks.ready)
-        )
         core_done = Signal()
-        m.d.comb += core_done.eq(Mux(is_md5, md5.done, sha1.done))
-        m.d.sync += outstanding.eq(outstanding + handoff - core_done)
-
-        md5_cv = Cat(Const(0, 32), *(_bswap32(md5.cv[j]) for j in reversed(range(4))))
         sha1_cv = Cat(*(sha1.cv[j] for j in reversed(range(5))))
-        m.d.comb += self.digest.payload.eq(Mux(is_md5, md5_cv, sha1_cv))
+        if self.md5:
+            is_md5 = algorithm == HashAlgorithm.MD5
+            m.d.comb += [md5.blocks.valid.eq(full & is_md5), sha1.blocks.valid.eq(full & ~is_md5)]
+            m.d.comb += handoff.eq(
+                Mux(is_md5, md5.blocks.valid & md5.blocks.ready, sha1.blocks.valid & sha1.blocks.ready)
+            )
+            m.d.comb += core_done.eq(Mux(is_md5, md5.done, sha1.done))
+            md5_cv = Cat(Const(0, 32), *(_bswap32(md5.cv[j]) for j in reversed(range(4))))
+            m.d.comb += self.digest.payload.eq(Mux(is_md5, md5_cv, sha1_cv))
+        else:
+            # Without an MD5 core every message goes through SHA-1 (an MD5 request gets a
+            # meaningless digest, but the lane never stalls on it).
+            is_md5 = Const(0)
+            m.d.comb += sha1.blocks.valid.eq(full)
+            m.d.comb += handoff.eq(sha1.blocks.valid & sha1.blocks.ready)
+            m.d.comb += core_done.eq(sha1.done)
+            m.d.comb += self.digest.payload.eq(sha1_cv)
+        m.d.sync += outstanding.eq(outstanding + handoff - core_done)
 
         with m.FSM():
             with m.State("IDLE"):

@@ -79,6 +79,11 @@ early or late) or ``auth`` was ``NONE``; ``icv`` is then meaningless.
 """
 
 
+def needs_md5(auth):
+    """Whether jobs of ``auth`` (a Value of :class:`~hdl.layouts.Auth`) run MD5."""
+    return (auth == Auth.HMAC_MD5_96) | (auth == Auth.KEYED_MD5)
+
+
 def _icv_mask(auth):
     """The bits of the 128-bit ICV field that an authenticator's ICV occupies."""
     hmac96 = Const(((1 << 96) - 1) << 32, ICV_BITS)
@@ -94,6 +99,9 @@ class HMACUnit(wiring.Component):
         Words of buffer in front of the lane (0: none). With a buffer as deep as a packet the
         caller can hand over a whole message at one word per cycle although the lane consumes
         about 0.8 (SHA-1) or 1 (MD5) bytes per cycle.
+    md5 : bool
+        Build the MD5 core. A unit without it runs only ``HMAC_SHA1_96`` jobs; it completes
+        any other job with ``error`` (after taking its words).
     md5_step_cycles : 1 or 2
         MD5 core cycles per step (see :class:`~hdl.md5.MD5Core`): 2 halves MD5's rate but lets
         the lane run at about the SHA-1 core's clock.
@@ -120,12 +128,13 @@ class HMACUnit(wiring.Component):
         The unit holds a job (from acceptance until its result is taken).
     """
 
-    def __init__(self, *, fifo_depth: int = 0, md5_step_cycles: int = 1):
+    def __init__(self, *, fifo_depth: int = 0, md5: bool = True, md5_step_cycles: int = 1):
         if fifo_depth < 0:
             raise ValueError(f"fifo_depth must be 0 or more, not {fifo_depth}")
         if md5_step_cycles not in (1, 2):
             raise ValueError(f"md5_step_cycles must be 1 or 2, not {md5_step_cycles}")
         self.fifo_depth = fifo_depth
+        self.md5 = md5
         self.md5_step_cycles = md5_step_cycles
         super().__init__(
             {
@@ -140,7 +149,7 @@ class HMACUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.lane = lane = HashLane(md5_step_cycles=self.md5_step_cycles)
+        m.submodules.lane = lane = HashLane(md5=self.md5, md5_step_cycles=self.md5_step_cycles)
 
         # The data words, through the optional buffer.
         if self.fifo_depth:
@@ -237,7 +246,7 @@ class HMACUnit(wiring.Component):
                         words.eq(0),
                         ended.eq(no_words),
                         self.open.eq(~no_words),
-                        error.eq(p.auth == Auth.NONE),
+                        error.eq((p.auth == Auth.NONE) | (needs_md5(p.auth) & (not self.md5))),
                     ]
                     m.next = "INNER"
             with m.State("INNER"):
@@ -349,9 +358,10 @@ class HMACUnit(wiring.Component):
 class HMACPool(wiring.Component):
     """Several :class:`HMACUnit` lanes behind one job, one data and one result stream.
 
-    A job goes to any idle lane (the lowest-numbered); its data words find the lane by the job's
-    id, so the words of different jobs may interleave freely; results leave as lanes finish
-    (the lowest-numbered finished lane first), tagged with the job's id.
+    A job goes to an idle lane that can run it (the highest-numbered, so that SHA-1 jobs leave
+    the MD5 lanes free when some lanes lack MD5); its data words find the lane by the job's id,
+    so the words of different jobs may interleave freely; results leave as lanes finish (the
+    lowest-numbered finished lane first), tagged with the job's id.
 
     Parameters
     ----------
@@ -360,6 +370,10 @@ class HMACPool(wiring.Component):
         1400-byte HMAC-SHA1 jobs; MD5 about 0.9.
     fifo_depth : int
         Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
+    md5_lanes : int or None
+        How many lanes (lanes 0 .. md5_lanes - 1) have an MD5 core; the others run SHA-1 only,
+        which saves about a third of a lane's logic. ``None``: all. With 0, MD5 jobs are taken
+        by any lane and complete with ``error``.
     md5_step_cycles : 1 or 2
         See :class:`HMACUnit`.
 
@@ -380,10 +394,17 @@ class HMACPool(wiring.Component):
         Bit i: lane i holds a job.
     """
 
-    def __init__(self, *, lanes: int = 8, fifo_depth: int = 0, md5_step_cycles: int = 1):
+    def __init__(
+        self, *, lanes: int = 8, fifo_depth: int = 0, md5_lanes: int | None = None, md5_step_cycles: int = 1
+    ):
         if lanes < 1:
             raise ValueError(f"an HMAC pool needs at least one lane, not {lanes}")
+        if md5_lanes is None:
+            md5_lanes = lanes
+        if not 0 <= md5_lanes <= lanes:
+            raise ValueError(f"md5_lanes must be 0..{lanes}, not {md5_lanes}")
         self.lanes = lanes
+        self.md5_lanes = md5_lanes
         self.fifo_depth = fifo_depth
         self.md5_step_cycles = md5_step_cycles
         super().__init__(
@@ -400,16 +421,20 @@ class HMACPool(wiring.Component):
         m = Module()
         units = []
         for i in range(self.lanes):
-            unit = HMACUnit(fifo_depth=self.fifo_depth, md5_step_cycles=self.md5_step_cycles)
+            unit = HMACUnit(
+                fifo_depth=self.fifo_depth, md5=i < self.md5_lanes, md5_step_cycles=self.md5_step_cycles
+            )
             m.submodules[f"lane{i}"] = unit
             units.append(unit)
         m.d.comb += self.busy.eq(Cat(u.busy for u in units))
 
-        # Jobs: to the lowest-numbered idle lane.
+        # Jobs: to the highest-numbered idle lane that can run them.
+        md5_job = needs_md5(self.jobs.payload.auth) & (self.md5_lanes > 0)
         taken = Const(0)
-        for u in units:
-            m.d.comb += [u.job.payload.eq(self.jobs.payload), u.job.valid.eq(self.jobs.valid & ~taken)]
-            taken = taken | u.job.ready
+        for i, u in reversed(list(enumerate(units))):
+            able = u.job.ready & (~md5_job if i >= self.md5_lanes else 1)
+            m.d.comb += [u.job.payload.eq(self.jobs.payload), u.job.valid.eq(self.jobs.valid & able & ~taken)]
+            taken = taken | able
         m.d.comb += self.jobs.ready.eq(taken)
 
         # Data: to the lane whose open job has the word's id.

@@ -461,6 +461,27 @@ def test_pool_lanes_concurrently_with_random_back_pressure():
     assert dropped == 1  # the word for id 7, which names no job
 
 
+def test_pool_with_sha1_only_lanes_runs_md5_jobs_on_md5_lanes():
+    rng = random.Random(12)
+    jobs, expected = [], {}
+    for i in range(6):
+        auth = [Auth.HMAC_MD5_96, Auth.HMAC_SHA1_96, Auth.KEYED_MD5][i % 3]
+        key, msg = rng.randbytes(20 if auth is Auth.HMAC_SHA1_96 else 16), rng.randbytes(rng.randrange(100))
+        jobs.append(make_job(i, auth, key, msg))
+        expected[i] = (reference_icv(auth, key, msg), 0, 0)
+    results, _, _ = run_pool(HMACPool(lanes=3, md5_lanes=1), jobs, rng=rng, idle=0.1)
+    assert results == expected
+
+
+def test_unit_without_md5_completes_md5_jobs_with_error():
+    rng = random.Random(13)
+    key, msg = rng.randbytes(16), rng.randbytes(30)
+    jobs = [make_job(1, Auth.HMAC_MD5_96, key, msg), make_job(2, Auth.HMAC_SHA1_96, key + bytes(4), msg)]
+    results = run_unit(jobs, md5=False)
+    assert [(r[0], r[3]) for r in results] == [(1, 1), (2, 0)]
+    assert results[1][1] == reference_icv(Auth.HMAC_SHA1_96, key + bytes(4), msg)
+
+
 def test_pool_refuses_bad_parameters():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the refused objects are never elaborated, by design
@@ -468,6 +489,8 @@ def test_pool_refuses_bad_parameters():
             HMACPool(lanes=0)
         with pytest.raises(ValueError, match="fifo_depth must be 0 or more"):
             HMACUnit(fifo_depth=-1)
+        with pytest.raises(ValueError, match="md5_lanes must be 0..2"):
+            HMACPool(lanes=2, md5_lanes=3)
         with pytest.raises(ValueError, match="md5_step_cycles must be 1 or 2"):
             HMACUnit(md5_step_cycles=3)
         with pytest.raises(ValueError, match="step_cycles must be 1 or 2"):
