@@ -9,7 +9,7 @@ the engine between exchanges on its own. :class:`~driver.verilator_backend.Veril
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from hdl.layouts import Auth, pack_job, parse_result
 
@@ -34,8 +34,9 @@ from .verilog import build_engine, engine_parameters, engine_verilog, port_info
 class CosimEngine(CryptoEngine):
     """The engine's Verilog on a simulator (set by subclasses in :attr:`simulator`).
 
-    ``params``: the engine's constructor parameters (``conns``, lanes, ...); the build is cached
-    per resulting Verilog. ``queue_depth``: jobs submitted and not yet collected.
+    ``params`` (the other keywords): the engine's constructor parameters (``conns=64``,
+    ``cbc_lanes=4``, ...; default: :data:`hdl.engine.DEFAULTS`); the build is cached per
+    resulting Verilog. ``queue_depth``: jobs submitted and not yet collected.
     ``cycles_per_poll``: the most cycles one :meth:`poll` lets the engine run.
     ``stall_polls``: consecutive polls without any progress after which the engine counts as
     hung (:class:`~driver.api.EngineFault`). ``timeout``: wall-clock seconds one exchange with
@@ -47,12 +48,13 @@ class CosimEngine(CryptoEngine):
 
     def __init__(
         self,
-        params: Mapping[str, object] | None = None,
+        *,
         queue_depth: int = 64,
         cycles_per_poll: int = 20_000,
         stall_polls: int = 50,
         timeout: float = 120.0,
         progress: Progress = stderr_progress,
+        **params: object,
     ) -> None:
         super().__init__()
         if queue_depth < 1 or cycles_per_poll < 1:
