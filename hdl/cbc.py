@@ -16,8 +16,8 @@ Datapath, one register stage per step::
                                                    leaving the DES) ◄────────────────────────────┤
     o ◄── output FIFO ◄── xor previous ciphertext (decrypt) ◄── chain := ciphertext (encrypt) ◄──┘
 
-An encrypting lane is picked again the cycle before its ciphertext leaves the pipeline (the DES
-look-ahead port tells), so its round trip is 17 cycles (pick, fetch, 16 cycles from issue to the
+An encrypting lane is picked again the cycle before its ciphertext leaves the pipeline (a shift
+register beside the pipeline tells), so its round trip is 17 cycles (pick, fetch, 16 cycles from issue to the
 output, which is also the next block's fetch): 16 encrypting lanes fill 16/17 of the pipeline, 17 or
 more fill it.
 
@@ -164,13 +164,14 @@ class CBCUnit(wiring.Component):
         # ---- what comes out of the DES pipeline this cycle, and what comes out next cycle
         out_lane = des.o.payload.id[:lbits]
         out_decrypt = des.o.payload.id[lbits]
-        returning = Signal(n)  # encrypting lane whose ciphertext is on the DES output now
-        soon = Signal(n)  # ... whose ciphertext will be there next cycle
-        for k in range(n):
-            m.d.comb += [
-                returning[k].eq(des.o.valid & ~out_decrypt & (out_lane == k)),
-                soon[k].eq(des.next_valid & ~des.next_id[lbits] & (des.next_id[:lbits] == k)),
-            ]
+        # The pipeline's latency is fixed, so a shift register of one-hot lane vectors, fed at
+        # issue, says (from flip-flops, no decoding) which encrypting lane's ciphertext is on the
+        # DES output now (`returning`) and which one's will be there next cycle (`soon`).
+        in_flight = [Signal(n, name=f"in_flight{j}") for j in range(LATENCY)]
+        for j in range(1, LATENCY):
+            m.d.sync += in_flight[j].eq(in_flight[j - 1])
+        returning = in_flight[LATENCY - 1]
+        soon = in_flight[LATENCY - 2]
 
         # ---- credits for the output FIFO
         reserved = Signal(range(self.out_depth + 1))
@@ -182,10 +183,10 @@ class CBCUnit(wiring.Component):
         #   fetch (cycle T):   read the block, the key and the chaining value of the picked lane;
         #   issue (cycle T+1): xor the chaining value in (encryption) and enter the DES pipeline.
         # An encrypting lane may be picked the cycle before its previous ciphertext leaves the
-        # pipeline (``soon``): fetch then takes that ciphertext straight from the DES output.
+        # pipeline (`soon`): fetch then takes that ciphertext straight from the DES output.
         advance = Signal()
         fetch_valid, fetch_lane, fetch_onehot = Signal(), Signal(lbits), Signal(n)
-        iss_valid, iss_lane, iss_data = Signal(), Signal(lbits), Signal(64)
+        iss_valid, iss_lane, iss_data, iss_onehot = Signal(), Signal(lbits), Signal(64), Signal(n)
         iss_key, iss_chain, iss_decrypt = Signal(64), Signal(64), Signal()
         m.d.comb += advance.eq(~iss_valid | des.i.ready)
 
@@ -232,9 +233,9 @@ class CBCUnit(wiring.Component):
         # ---- fetch: block, key, direction and chaining value of the picked lane
         fetch_decrypt = decrypt.bit_select(fetch_lane, 1)
         chain_now = Signal(64)
-        with m.If(iss_valid & iss_decrypt & (iss_lane == fetch_lane)):
+        with m.If(iss_valid & iss_decrypt & (iss_onehot & fetch_onehot).any()):
             m.d.comb += chain_now.eq(iss_data)  # decryption: the previous ciphertext, issuing now
-        with m.Elif(des.o.valid & ~out_decrypt & (out_lane == fetch_lane)):
+        with m.Elif((returning & fetch_onehot).any()):
             m.d.comb += chain_now.eq(des.o.payload.data)  # encryption: the ciphertext leaving now
         with m.Else():
             m.d.comb += chain_now.eq(chain[fetch_lane])
@@ -248,6 +249,7 @@ class CBCUnit(wiring.Component):
             m.d.sync += [
                 iss_valid.eq(fetch_valid),
                 iss_lane.eq(fetch_lane),
+                iss_onehot.eq(fetch_onehot),
                 iss_data.eq(buf_r.data),
                 iss_key.eq(keys[fetch_lane]),
                 iss_decrypt.eq(fetch_decrypt),
@@ -274,6 +276,8 @@ class CBCUnit(wiring.Component):
             mask_w.en.eq(issue),
             mask_r.addr.eq(slot),
         ]
+
+        m.d.sync += in_flight[0].eq(Mux(issue & ~iss_decrypt, iss_onehot, 0))
 
         # ---- output FIFO, fed by the pipeline, space reserved by credits
         m.submodules.ofifo = ofifo = SyncFIFO(width=lbits + 64, depth=self.out_depth)
