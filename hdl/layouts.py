@@ -236,7 +236,8 @@ PerfCounters = data.StructLayout(
 ``cycles``: clock cycles since reset. ``busy_cycles``: cycles with at least one job inside the
 engine. ``stall_cycles``: cycles in which a job word was offered but not taken, or a result word
 was offered but not taken by the host. ``jobs_done``: result frames completed. ``des_blocks``:
-8-byte blocks that left the cipher. ``hash_blocks``: 64-byte blocks the hash lanes compressed.
+8-byte blocks that left the cipher. ``hash_blocks``: 64-byte message blocks (a message's last
+one possibly partial) handed to the hash lanes; padding and HMAC outer blocks are not counted.
 """
 
 HEADER_WORDS = JobHeader.size // 64
