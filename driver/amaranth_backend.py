@@ -138,20 +138,43 @@ class _Device:
             advance()
 
     async def bench(self, ctx) -> None:
-        """The testbench: streams queued frames in and result frames out, one step per cycle."""
+        """The testbench: streams queued frames in and result frames out, one step per cycle.
+
+        The values sampled at each clock edge are those the engine saw: a word on offer was
+        taken when ``ready`` was high at that edge."""
         dut = self.dut
         jv, jd, jr = dut.jobs.valid, dut.jobs.payload.as_value(), dut.jobs.ready
         rv, rd = dut.results.valid, dut.results.payload.as_value()
         cv, cd, cr = dut.contexts.valid, dut.contexts.payload.as_value(), dut.contexts.ready
         perf = dut.perf.as_value()
         ctx.set(dut.results.ready, 1)
-        cmds = self.cmds
-        words: tuple[int, ...] | None = None  # the job frame on offer
+        cmds, frames = self.cmds, self.frames
+        words: tuple[int, ...] = ()  # the job frame on offer (empty: none)
         i = n = 0
         beat = False  # a context write on offer
         frame: list[int] = []
-        while True:
-            if words is None and not beat and cmds:
+        async for _, _, jready, cready, rvalid, rword in ctx.tick().sample(jr, cr, rv, rd):
+            self.cycles = cycle = self.cycles + 1
+            if words and jready:
+                i += 1
+                self.progress_cycle = cycle
+                if i < n:
+                    ctx.set(jd, words[i] | (_LAST if i == n - 1 else 0))
+                else:
+                    words = ()
+                    if not cmds or type(cmds[0]) is int:
+                        ctx.set(jv, 0)
+            if beat and cready:
+                beat = False
+                self.progress_cycle = cycle
+                ctx.set(cv, 0)
+            if rvalid:
+                self.progress_cycle = cycle
+                frame.append(rword & _DATA)
+                if rword & _LAST:
+                    frames.append(frame)
+                    frame = []
+            if not words and not beat and cmds:
                 cmd = cmds.popleft()
                 if type(cmd) is int:
                     ctx.set(cd, cmd)
@@ -161,27 +184,7 @@ class _Device:
                     words, i, n = cmd, 0, len(cmd)
                     ctx.set(jd, words[0] | (_LAST if n == 1 else 0))
                     ctx.set(jv, 1)
-            _, _, jready, cready, rvalid, rword = await ctx.tick().sample(jr, cr, rv, rd)
-            self.cycles = cycle = self.cycles + 1
-            if words is not None and jready:
-                i += 1
-                self.progress_cycle = cycle
-                if i == n:
-                    words = None
-                    ctx.set(jv, 0)
-                else:
-                    ctx.set(jd, words[i] | (_LAST if i == n - 1 else 0))
-            if beat and cready:
-                beat = False
-                self.progress_cycle = cycle
-                ctx.set(cv, 0)
-            if rvalid:
-                self.progress_cycle = cycle
-                frame.append(rword & _DATA)
-                if rword & _LAST:
-                    self.frames.append(frame)
-                    frame = []
-            if self.frames or cycle >= self.stop_cycle:
+            if frames or cycle >= self.stop_cycle:
                 if self.running:
                     self.perf = ctx.get(perf)
                 self.running = False
@@ -217,13 +220,15 @@ class AmaranthEngine(CryptoEngine):
         self,
         *,
         queue_depth: int = 64,
-        poll_cycles: int = 20_000,
-        watchdog_cycles: int = 50_000,
+        poll_cycles: int = 5_000,
+        watchdog_cycles: int = 20_000,
         **params: int,
     ) -> None:
         super().__init__()
-        if queue_depth < 1 or poll_cycles < 1 or watchdog_cycles < 1:
-            raise EngineError("queue_depth, poll_cycles and watchdog_cycles must be at least 1")
+        if not 1 <= queue_depth <= TAG_SPACE // 2:
+            raise EngineError(f"queue_depth must be 1..{TAG_SPACE // 2}")
+        if poll_cycles < 1 or watchdog_cycles < 1:
+            raise EngineError("poll_cycles and watchdog_cycles must be at least 1")
         self.queue_depth = queue_depth
         self.poll_cycles = poll_cycles
         self.watchdog_cycles = watchdog_cycles
@@ -302,23 +307,25 @@ class AmaranthEngine(CryptoEngine):
         dev = self._device()
         room = self.queue_depth - len(self._inflight)
         take = jobs if len(jobs) <= room else jobs[: max(room, 0)]
-        tags = []
+        tags: list[int] = []
         tag = self._next_tag
         inflight = self._inflight
         frames = []
-        for job in jobs:  # every job is checked, also those that will not fit
-            while tag in inflight or tag in tags:
+        for k, job in enumerate(jobs):  # every job is checked, also those that will not fit
+            if k < len(take):
+                while tag in inflight:  # (tags go round 65536 values; at most queue_depth are taken)
+                    tag = (tag + 1) % TAG_SPACE
+                tags.append(tag)
+                frames.append(job_words(job, tag))
                 tag = (tag + 1) % TAG_SPACE
-            frames.append(job_words(job, tag))
-            tags.append(tag)
-            tag = (tag + 1) % TAG_SPACE
+            else:
+                job_words(job, 0)
         sas = self._sas
-        for job, hw_tag, words in zip(take, tags, frames, strict=False):
+        for job, hw_tag, words in zip(take, tags, frames, strict=True):
             sa = sas.get(job.conn_id)
             inflight[hw_tag] = (job, sa.auth if sa is not None else Auth.NONE)
             dev.cmds.append(words)
-        if take:
-            self._next_tag = (tags[len(take) - 1] + 1) % TAG_SPACE
+        self._next_tag = tag
         self._ctx_queued = 0
         if len(take) < len(jobs):
             self.stats.queue_full += 1
@@ -355,7 +362,8 @@ class AmaranthEngine(CryptoEngine):
         self._update_extra(dev)
 
     def _collect(self, dev: _Device) -> None:
-        frames, dev.frames = dev.frames, []
+        frames = list(dev.frames)  # (the testbench holds on to the list object)
+        dev.frames.clear()
         for words in frames:
             try:
                 frame = parse_result(words)
