@@ -15,6 +15,13 @@ Per job, from the SA context's ``inner`` / ``outer`` fields (see :data:`hdl.layo
 
 For a verifying job the expected ICV follows the message on the data stream and the result says
 whether the two agree over the ICV's length; the comparison is done here, in hardware.
+
+Figures (Amaranth simulation, ``.venv/bin/python tests/test_hdl_hash.py``): one lane runs 1400-byte
+HMAC-SHA1 jobs at 0.71 bytes per cycle (24 blocks of 81 cycles each, plus ~30 cycles per pass);
+a pool of 8 lanes fed with randomly interleaved words reached 4.3 bytes per cycle (4.9 with
+``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (yosys ``abc -lut 4:7``, nextpnr): an
+HMACUnit is about 6.8k LUT4 + 456 CCU2C + 3.1k FF with both cores (73 MHz, MD5-limited; 101 MHz
+with ``md5_step_cycles=2``), 4.6k LUT4 + 245 CCU2C + 2.2k FF SHA-1 only (112 MHz).
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
@@ -366,8 +373,8 @@ class HMACPool(wiring.Component):
     Parameters
     ----------
     lanes : int
-        Hash lanes, i.e. jobs in flight. One SHA-1 lane sustains about 0.75 bytes per cycle on
-        1400-byte HMAC-SHA1 jobs; MD5 about 0.9.
+        Hash lanes, i.e. jobs in flight. One lane sustains about 0.71 bytes per cycle on
+        1400-byte HMAC-SHA1 jobs and about 0.88 on HMAC-MD5 (0.45 with ``md5_step_cycles=2``).
     fifo_depth : int
         Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
     md5_lanes : int or None

@@ -501,7 +501,7 @@ def test_pool_refuses_bad_parameters():
 # -- figures ----------------------------------------------------------------------------------------
 
 
-def pool_throughput(lanes: int, n_jobs: int, length: int = 1400, seed: int = 10) -> dict:
+def pool_throughput(lanes: int, n_jobs: int, length: int = 1400, seed: int = 10, fifo_depth: int = 0) -> dict:
     """Aggregate bytes per cycle of a pool on ``n_jobs`` HMAC-SHA1 jobs of ``length`` bytes, fed
     with no idle cycles (checked against hmac)."""
     rng = random.Random(seed)
@@ -510,11 +510,12 @@ def pool_throughput(lanes: int, n_jobs: int, length: int = 1400, seed: int = 10)
         key, msg = rng.randbytes(20), rng.randbytes(length)
         jobs.append(make_job(i, Auth.HMAC_SHA1_96, key, msg))
         expected[i] = (reference_icv(Auth.HMAC_SHA1_96, key, msg), 0, 0)
-    results, cycles, _ = run_pool(HMACPool(lanes=lanes), jobs, rng=rng)
+    results, cycles, _ = run_pool(HMACPool(lanes=lanes, fifo_depth=fifo_depth), jobs, rng=rng)
     assert results == expected
     return {
         "workload": f"hmac-sha1-{length}B",
         "lanes": lanes,
+        "fifo_depth": fifo_depth,
         "jobs": n_jobs,
         "bytes": n_jobs * length,
         "cycles": cycles,
@@ -547,7 +548,8 @@ def main() -> None:
             )
         )
     for lanes in (1, 2, 4, 8):
-        print(json.dumps(pool_throughput(lanes, 2 * lanes)))
+        for fifo_depth in (0, 16):
+            print(json.dumps(pool_throughput(lanes, 2 * lanes, fifo_depth=fifo_depth)), flush=True)
 
 
 if __name__ == "__main__":
