@@ -1,7 +1,7 @@
 """The hash half of the engine in Amaranth's simulator: MD5 and SHA-1 cores, the hash lane, the HMAC
 unit and the lane pool, checked against RFC 1321 / FIPS 180 / RFC 2202 vectors and hashlib / hmac.
 
-The stream helpers are local: tests/hdl_helpers.py was not committed when this file was written.
+Streams are driven with the shared helpers of tests/hdl_helpers.py.
 
 Run as a script to print the cycle figures (cycles per block, pool bytes per cycle):
 ``.venv/bin/python tests/test_hdl_hash.py``.
@@ -20,9 +20,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from amaranth.sim import Simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hdl_helpers import Cycles, get, put, run_sim  # noqa: E402
 
 from driver.hash_state import MD5_IV, SHA1_IV, hmac_states, keyed_md5_state  # noqa: E402
 from hdl.hash_unit import HashAlgorithm, HashLane  # noqa: E402
@@ -30,50 +31,6 @@ from hdl.hmac import HMACPool, HMACUnit  # noqa: E402
 from hdl.layouts import Auth, icv_length  # noqa: E402
 from hdl.md5 import MD5Core  # noqa: E402
 from hdl.sha1 import SHA1Core  # noqa: E402
-
-# -- stream helpers ---------------------------------------------------------------------------------
-
-
-async def put(ctx, stream, payload, *, rng=None, idle=0.0):
-    """Send one payload; with ``rng``, first idle for random cycles (probability ``idle`` each)."""
-    while rng is not None and rng.random() < idle:
-        await ctx.tick()
-    ctx.set(stream.payload, payload)
-    ctx.set(stream.valid, 1)
-    await ctx.tick().until(stream.ready)
-    ctx.set(stream.valid, 0)
-
-
-async def get(ctx, stream, *, rng=None, stall=0.0):
-    """Receive one payload; with ``rng``, first hold ``ready`` low for random cycles."""
-    while rng is not None and rng.random() < stall:
-        await ctx.tick()
-    ctx.set(stream.ready, 1)
-    (payload,) = await ctx.tick().sample(stream.payload).until(stream.valid)
-    ctx.set(stream.ready, 0)
-    return payload
-
-
-def simulate(dut, *testbenches, background=()):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    for tb in background:
-        sim.add_testbench(tb, background=True)
-    sim.run()
-
-
-class Clock:
-    """Counts cycles (add :meth:`run` as a background testbench)."""
-
-    def __init__(self):
-        self.now = 0
-
-    async def run(self, ctx):
-        while True:
-            await ctx.tick()
-            self.now += 1
 
 
 def words_of(blob: bytes) -> list[int]:
@@ -92,7 +49,7 @@ def state_field(state: bytes) -> int:
 
 def _compress_blocks(core, fmt, n, iv, blocks):
     """Run ``blocks`` through a core as one chained message; return (chaining value, cycles)."""
-    clock, out = Clock(), {"dones": 0}
+    clock, out = Cycles(), {"dones": 0}
 
     async def count_dones(ctx):
         while True:
@@ -113,7 +70,7 @@ def _compress_blocks(core, fmt, n, iv, blocks):
         cv = ctx.get(core.cv)
         out["cv"] = struct.pack(f"{fmt}{n}I", *(cv[j] for j in range(n)))
 
-    simulate(core, tb, background=[clock.run, count_dones])
+    run_sim(core, tb, background=[clock.run, count_dones])
     return out["cv"], out["cycles"]
 
 
@@ -182,7 +139,7 @@ def _lane_hashes(jobs, *, rng=None, idle=0.0, stall=0.0):
             size = 16 if algorithm == HashAlgorithm.MD5 else 20
             digests.append(digest.to_bytes(20, "big")[:size])
 
-    simulate(dut, tb)
+    run_sim(dut, tb)
     return digests
 
 
@@ -261,7 +218,7 @@ def run_unit(jobs, *, rng=None, idle=0.0, stall=0.0, **params):
             r = await get(ctx, dut.result, rng=rng, stall=stall)
             results.append((r.id, r.icv.to_bytes(16, "big"), r.match, r.error))
 
-    simulate(dut, tb)
+    run_sim(dut, tb)
     return results
 
 
@@ -379,7 +336,7 @@ def test_unit_with_fifo_takes_a_packet_at_one_word_per_cycle():
     key, msg = rng.randbytes(20), rng.randbytes(256)
     job, words = make_job(9, Auth.HMAC_SHA1_96, key, msg)
     dut, seen = HMACUnit(fifo_depth=64), {}
-    clock = Clock()
+    clock = Cycles()
 
     async def tb(ctx):
         await put(ctx, dut.job, job)
@@ -390,7 +347,7 @@ def test_unit_with_fifo_takes_a_packet_at_one_word_per_cycle():
         r = await get(ctx, dut.result)
         seen["icv"] = r.icv.to_bytes(16, "big")
 
-    simulate(dut, tb, background=[clock.run])
+    run_sim(dut, tb, background=[clock.run])
     assert seen["icv"] == reference_icv(Auth.HMAC_SHA1_96, key, msg)
     assert seen["feed_cycles"] <= len(words) + 2
 
@@ -402,7 +359,7 @@ def run_pool(pool, jobs, *, rng, idle=0.0, stall=0.0, extra_words=()):
     """Feed (job, words) pairs into a pool: jobs in order, the words of accepted jobs interleaved at
     random. Return ({id: result}, cycles, dropped words)."""
     accepted, pending = [], list(jobs)
-    results, clock, seen = {}, Clock(), {"dropped": 0}
+    results, clock, seen = {}, Cycles(), {"dropped": 0}
 
     async def feed_jobs(ctx):
         for job, words in pending:
@@ -434,7 +391,7 @@ def run_pool(pool, jobs, *, rng, idle=0.0, stall=0.0, extra_words=()):
             *_, dropped = await ctx.tick().sample(pool.dropped)  # the value at the clock edge
             seen["dropped"] += dropped
 
-    simulate(pool, feed_jobs, feed_data, collect, background=[clock.run, count_drops])
+    run_sim(pool, feed_jobs, feed_data, collect, background=[clock.run, count_drops])
     return results, seen["cycles"], seen["dropped"]
 
 
