@@ -105,7 +105,7 @@ class HMACUnit(wiring.Component):
     fifo_depth : int
         Words of buffer in front of the lane (0: none). With a buffer as deep as a packet the
         caller can hand over a whole message at one word per cycle although the lane consumes
-        about 0.8 (SHA-1) or 1 (MD5) bytes per cycle.
+        about 0.7 (SHA-1) or 0.9 (MD5) bytes per cycle.
     md5 : bool
         Build the MD5 core. A unit without it runs only ``HMAC_SHA1_96`` jobs; it completes
         any other job with ``error`` (after taking its words).
@@ -123,7 +123,8 @@ class HMACUnit(wiring.Component):
         (left-aligned, bytes beyond the ICV's length ignored). ``last`` marks the job's final word.
         A job with no words (empty message, not verifying) takes none. ``last`` too early ends the
         job with ``error``; missing ``last`` makes the unit discard words until one comes, and
-        report ``error``. Back-pressure: the lane takes a block's 8 words, then waits for its core.
+        report ``error``. Back-pressure: the unit takes a block's 8 words (plus 2 in its feed
+        FIFO, plus ``fifo_depth``), then waits until the core takes the block.
     result : Out(stream.Signature(HMACResult))
         The job's outcome; held until taken.
     job_id : Out(ID_BITS)
