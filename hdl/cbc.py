@@ -29,7 +29,7 @@ long as it likes.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -44,6 +44,15 @@ ROUND_TRIP = LATENCY + 1
 
 DEFAULT_LANES = max(16, LATENCY)
 """Lanes built when the ``lanes`` parameter is not given."""
+
+
+def _or_tree(values: list) -> Value:
+    """The OR of ``values``, as a balanced tree (for one-hot selects)."""
+    while len(values) > 1:
+        values = [a | b for a, b in zip(values[0::2], values[1::2], strict=False)] + values[
+            len(values) & ~1 :
+        ]
+    return values[0]
 
 
 def lane_bits(lanes: int) -> int:
@@ -201,10 +210,8 @@ class CBCUnit(wiring.Component):
         m.d.comb += lowest.eq(both & ~(both - 1))
         onehot = Signal(n)
         m.d.comb += onehot.eq(lowest[:n] | lowest[n:])
-        grant = Signal(lbits)
-        for k in range(n):
-            with m.If(onehot[k]):
-                m.d.comb += grant.eq(k)
+        grant = Signal(lbits)  # the index of the one-hot pick: an OR tree, not a priority chain
+        m.d.comb += grant.eq(_or_tree([Mux(onehot[k], k, 0) for k in range(n)]))
         pick = Signal()
         m.d.comb += pick.eq((eligible != 0) & has_credit & advance)
 
@@ -241,9 +248,7 @@ class CBCUnit(wiring.Component):
             m.d.comb += chain_now.eq(chain[fetch_lane])
         # the picked lane's read pointer has moved on since the pick: its block is one behind
         fetch_ptr = Signal(range(depth))
-        for k in range(n):
-            with m.If(fetch_onehot[k]):
-                m.d.comb += fetch_ptr.eq(rptr[k] - 1)
+        m.d.comb += fetch_ptr.eq(_or_tree([Mux(fetch_onehot[k], rptr[k] - 1, 0) for k in range(n)]))
         m.d.comb += buf_r.addr.eq(Cat(fetch_ptr, fetch_lane))
         with m.If(advance):
             m.d.sync += [
