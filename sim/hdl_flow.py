@@ -32,7 +32,11 @@ def _params(args: argparse.Namespace) -> dict[str, object]:
 def cmd_export(args: argparse.Namespace) -> int:
     from .hdl_export import export
 
-    v, j = export(Path(args.out), _params(args))
+    try:
+        v, j = export(Path(args.out), _params(args))
+    except ValueError as e:
+        print(f"esa hdl export: {e}", file=sys.stderr)
+        return 2
     print(f"wrote {v}")
     print(f"wrote {j}")
     return 0
@@ -45,7 +49,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     progress = _progress(args.json and args.quiet)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="esa-synth-"))
     progress(f"exporting the engine's Verilog into {work} ...")
-    v, _ = export(work, _params(args))
+    try:
+        v, _ = export(work, _params(args))
+    except ValueError as e:
+        print(f"esa hdl synth: {e}", file=sys.stderr)
+        return 2
     try:
         synth = synthesize(v, work, progress)
         pnr = None if args.no_pnr else place_and_route(work, args.device, args.freq, progress)
