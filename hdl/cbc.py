@@ -210,15 +210,12 @@ class CBCUnit(wiring.Component):
         m.d.comb += lowest.eq(both & ~(both - 1))
         onehot = Signal(n)
         m.d.comb += onehot.eq(lowest[:n] | lowest[n:])
-        grant = Signal(lbits)  # the index of the one-hot pick: an OR tree, not a priority chain
-        m.d.comb += grant.eq(_or_tree([Mux(onehot[k], k, 0) for k in range(n)]))
         pick = Signal()
         m.d.comb += pick.eq((eligible != 0) & has_credit & advance)
 
         with m.If(advance):
             m.d.sync += [
                 fetch_valid.eq(pick),
-                fetch_lane.eq(grant),
                 fetch_onehot.eq(onehot),
             ]
         with m.If(pick):
@@ -238,6 +235,8 @@ class CBCUnit(wiring.Component):
                 m.d.sync += count[k].eq(count[k] - 1)
 
         # ---- fetch: block, key, direction and chaining value of the picked lane
+        # the picked lane's number (an OR tree on the one-hot pick, kept off the pick's own path)
+        m.d.comb += fetch_lane.eq(_or_tree([Mux(fetch_onehot[k], k, 0) for k in range(n)]))
         fetch_decrypt = decrypt.bit_select(fetch_lane, 1)
         chain_now = Signal(64)
         with m.If(iss_valid & iss_decrypt & (iss_onehot & fetch_onehot).any()):
@@ -312,7 +311,7 @@ class CBCUnit(wiring.Component):
                 | waiting[k]
                 | soon[k]  # (an encrypting lane's last ciphertext still writes its chaining
                 | returning[k]  # register on its way out)
-                | (fetch_valid & (fetch_lane == k))
+                | (fetch_valid & fetch_onehot[k])
                 | (iss_valid & (iss_lane == k))
             )
         st = self.start.payload
