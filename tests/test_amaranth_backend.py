@@ -2,12 +2,16 @@
 its performance counters against the counts the standards imply (FIPS 81 CBC blocks, RFC 2104 /
 FIPS 180 compressions), hardware tags mapped back to the caller's tags, context writes ordered
 with jobs, pooled simulators that come back reset, parameters, and the watchdog that makes a
-stuck engine an EngineFault (and the engine manager fail over to software)."""
+stuck engine an EngineFault (and the engine manager fail over to software); and a console router
+on it."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -163,3 +167,46 @@ def test_watchdog_is_an_engine_fault_and_the_manager_fails_over() -> None:
         assert any("ENGINE_FAILED" in line for line in managed.log)
     finally:
         managed.close()
+
+
+CONSOLE_SCRIPT = """enable
+configure terminal
+access-list 101 permit ip 10.0.0.0 0.0.0.255 10.2.2.0 0.0.0.255
+crypto ipsec transform-set myset esp-des esp-sha-hmac
+crypto map toRemoteSite 10 ipsec-manual
+match address 101
+set transform-set myset
+set peer 10.2.2.5
+set session-key inbound esp 1001 cipher 0123456789abcdef authenticator {key}
+set session-key outbound esp 1002 cipher fedcba9876543210 authenticator {key}
+exit
+interface Serial0
+ip address 10.0.0.2 255.255.255.252
+crypto map toRemoteSite
+end
+show crypto engine connections active
+show crypto engine configuration
+show crypto ipsec sa
+""".format(key="00112233445566778899aabbccddeeff00112233")
+
+
+def test_console_router_on_the_amaranth_engine() -> None:
+    """``esa console --engine amaranth`` as a user runs it: the spec's manual-key crypto map
+    installs its two SAs in the simulated engine's contexts (slot 5), not in software."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "console", "--engine", "amaranth"],
+        input=CONSOLE_SCRIPT,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    rows = [line.split() for line in out.splitlines() if "HMAC_SHA+DES_56_CB" in line]
+    assert [r[:2] for r in rows] == [["1", "Serial0"], ["2", "Serial0"]]
+    engine_block, _, software_block = out.partition("crypto engine name:  software")
+    assert "crypto engine name:  amaranth" in engine_block and "crypto engine in slot:  5" in engine_block
+    assert "connections in use:  2 of 1023" in engine_block
+    assert "connections in use:  0 of" in software_block
+    assert out.count("slot: 5, conn id:") == 2 and "slot: 0," not in out
