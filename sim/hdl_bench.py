@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from driver.api import Auth, Cipher, Job, Op, SAParams
 from driver.cosim.build import Progress, build
-from driver.cosim.engine import context_bits, context_write
 from driver.cosim.transport import CosimProcess
 from driver.cosim.verilog import build_engine, engine_parameters, engine_verilog, port_info
+from driver.engine_frames import context_bits, context_write
 from hdl.layouts import pack_job, parse_result
 
 from .cocotb_benches.model import des_cbc, expect

@@ -17,7 +17,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import Event, ReadOnly, RisingEdge
 
 from driver.api import Job, SAParams
-from driver.cosim.engine import INVALID_CONTEXT, context_bits, context_write
+from driver.engine_frames import INVALID_CONTEXT, context_bits, context_write
 from hdl.layouts import StreamWord, pack_job, parse_result, result_word_count
 
 from .model import Expected, expect
