@@ -125,7 +125,8 @@ def test_could_not_start_is_the_only_failure():
 
 
 def test_demo_prints_the_show_outputs():
-    result = esa("demo")
+    # the console half of the demo; its lab half (on the simulated engine) is tested in test_lab_demo
+    result = esa("demo", "--no-lab")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "! 0 line(s) refused" in out
