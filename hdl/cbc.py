@@ -237,14 +237,14 @@ class CBCUnit(wiring.Component):
         # ---- fetch: block, key, direction and chaining value of the picked lane
         # the picked lane's number (an OR tree on the one-hot pick, kept off the pick's own path)
         m.d.comb += fetch_lane.eq(_or_tree([Mux(fetch_onehot[k], k, 0) for k in range(n)]))
-        fetch_decrypt = decrypt.bit_select(fetch_lane, 1)
+        fetch_decrypt = (decrypt & fetch_onehot).any()
         chain_now = Signal(64)
         with m.If(iss_valid & iss_decrypt & (iss_onehot & fetch_onehot).any()):
             m.d.comb += chain_now.eq(iss_data)  # decryption: the previous ciphertext, issuing now
         with m.Elif((returning & fetch_onehot).any()):
             m.d.comb += chain_now.eq(des.o.payload.data)  # encryption: the ciphertext leaving now
         with m.Else():
-            m.d.comb += chain_now.eq(chain[fetch_lane])
+            m.d.comb += chain_now.eq(_or_tree([Mux(fetch_onehot[k], chain[k], 0) for k in range(n)]))
         # the picked lane's read pointer has moved on since the pick: its block is one behind
         fetch_ptr = Signal(range(depth))
         m.d.comb += fetch_ptr.eq(_or_tree([Mux(fetch_onehot[k], rptr[k] - 1, 0) for k in range(n)]))
@@ -255,7 +255,7 @@ class CBCUnit(wiring.Component):
                 iss_lane.eq(fetch_lane),
                 iss_onehot.eq(fetch_onehot),
                 iss_data.eq(buf_r.data),
-                iss_key.eq(keys[fetch_lane]),
+                iss_key.eq(_or_tree([Mux(fetch_onehot[k], keys[k], 0) for k in range(n)])),
                 iss_decrypt.eq(fetch_decrypt),
                 iss_chain.eq(chain_now),
             ]
