@@ -121,9 +121,10 @@ def synthesize(verilog: Path, workdir: Path, progress: Progress) -> SynthReport:
     if report.latches or report.loops:
         report.seconds = time.monotonic() - start
         return report
-    progress("yosys: synth_ecp5 ...")
+    # -noabc9: ABC9 on the whole default engine runs out of the WebAssembly yosys's memory
+    progress("yosys: synth_ecp5 -noabc9 ...")
     _yosys(
-        [*read, f"synth_ecp5 -top {TOP} -json synth.json", "tee -o stat.json stat -json"],
+        [*read, f"synth_ecp5 -noabc9 -top {TOP} -json synth.json", "tee -o stat.json stat -json"],
         workdir,
         "yosys.log",
         progress,
