@@ -47,7 +47,27 @@ from host.keymgmt import KeyManager, NoKeyManager, SARequest
 from host.lifetimes import LifetimeManager
 from host.policy import FlowIdentity, entry_acl, identity_of
 
-__all__ = ["Router", "Event", "RouterConfigError", "SAKeys"]
+__all__ = ["Router", "Event", "RouterConfigError", "SAKeys", "describe_sa"]
+
+
+def describe_sa(bundle: SABundle, sa: SecurityAssociation) -> dict:
+    """One SA as events and Wireshark key files describe it: addresses in packet direction,
+    SPI, protocol, transforms, mode, conn id and keys (hex)."""
+    src, dst = (sa.peer, sa.local) if sa.inbound else (sa.local, sa.peer)
+    return dict(
+        spi=sa.spi,
+        protocol=sa.protocol.value,
+        direction="inbound" if sa.inbound else "outbound",
+        src=src,
+        dst=dst,
+        conn_id=sa.conn_id,
+        transforms=sa.transform_text,
+        mode=sa.mode.value,
+        cipher_key=sa.cipher_key.hex(),
+        auth_key=sa.auth_key.hex(),
+        crypto_map=bundle.map_name,
+        manual=bundle.manual,
+    )
 
 
 class RouterConfigError(ValueError):
@@ -522,22 +542,7 @@ class Router:
         return Mode.TRANSPORT if hosts and ends else Mode.TUNNEL
 
     def _announce(self, bundle: SABundle, sa: SecurityAssociation, kind: str) -> None:
-        src, dst = (sa.peer, sa.local) if sa.inbound else (sa.local, sa.peer)
-        self.emit(
-            kind,
-            spi=sa.spi,
-            protocol=sa.protocol.value,
-            direction="inbound" if sa.inbound else "outbound",
-            src=src,
-            dst=dst,
-            conn_id=sa.conn_id,
-            transforms=sa.transform_text,
-            mode=sa.mode.value,
-            cipher_key=sa.cipher_key.hex(),
-            auth_key=sa.auth_key.hex(),
-            crypto_map=bundle.map_name,
-            manual=bundle.manual,
-        )
+        self.emit(kind, **describe_sa(bundle, sa))
         if kind == "sa_created":
             from host.show.ipsec_debug import create_sa_lines
 

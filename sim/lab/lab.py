@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from host.clock import Clock
-from host.router import Event
+from host.router import Event, describe_sa
 
 from .errors import LabError
 from .esp_sa import EspSaLine, line_from_event, write_esp_sa
@@ -267,21 +267,7 @@ class Lab:
         for name, r in self.routers.items():
             for bundle in r.router.bundles():
                 for sa in bundle.sas:
-                    src, dst = (sa.peer, sa.local) if sa.inbound else (sa.local, sa.peer)
-                    data = dict(
-                        spi=sa.spi,
-                        protocol=sa.protocol.value,
-                        direction="inbound" if sa.inbound else "outbound",
-                        src=src,
-                        dst=dst,
-                        conn_id=sa.conn_id,
-                        transforms=sa.transform_text,
-                        mode=sa.mode.value,
-                        cipher_key=sa.cipher_key.hex(),
-                        auth_key=sa.auth_key.hex(),
-                        crypto_map=bundle.map_name,
-                        manual=bundle.manual,
-                    )
+                    data = describe_sa(bundle, sa)
                     self._note_sa(data)
                     self._emit("sa_created", router=name, **data)
 
