@@ -189,17 +189,9 @@ class _Inbound(Step):
 
     def finish(self, result: Result) -> bytes | Drop:
         sa = self.sa
-        if result.status is Status.ICV_MISMATCH:
-            return sa.drop(DropReason.BAD_ICV, f"seq {self.seq}")
-        if result.status is not Status.OK:
-            return self.engine_failed(result.status)
-        if sa.replay is not None:
-            verdict = sa.replay.update(self.seq)
-            if verdict is not ReplayVerdict.NEW:
-                return sa.drop(
-                    DropReason.REPLAY if verdict is ReplayVerdict.DUPLICATE else DropReason.REPLAY_TOO_OLD,
-                    f"seq {self.seq}",
-                )
+        refused = self.inbound_verdict(result, self.seq)
+        if refused is not None:
+            return refused
         nh, rest = self.nh, self.rest
         if nh == _IPIP:
             if sa.mode is not Mode.TUNNEL:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from driver.api import EngineError, Job, Op, Result, Status
 
+from .replay import ReplayVerdict
 from .sa import Drop, DropReason, SecurityAssociation
 
 __all__ = ["Step", "run_burst", "run_one", "MAX_TAGS"]
@@ -50,6 +51,23 @@ class Step:
     def finish(self, result: Result) -> bytes | Drop:
         """Turn the job's result into the packet (counting it on the SA) or a counted drop."""
         raise NotImplementedError
+
+    def inbound_verdict(self, result: Result, seq: int) -> Drop | None:
+        """The drop for an inbound job whose ICV failed, whose engine failed, or whose sequence
+        number the replay window refuses; ``None`` for a packet to deliver. The window moves only
+        here, after the ICV verified (RFC 2401: check, verify, then update)."""
+        sa = self.sa
+        if result.status is Status.ICV_MISMATCH:
+            return sa.drop(DropReason.BAD_ICV, f"seq {seq}")
+        if result.status is not Status.OK:
+            return self.engine_failed(result.status)
+        if sa.replay is not None:
+            verdict = sa.replay.update(seq)
+            if verdict is ReplayVerdict.DUPLICATE:
+                return sa.drop(DropReason.REPLAY, f"seq {seq}")
+            if verdict is not ReplayVerdict.NEW:
+                return sa.drop(DropReason.REPLAY_TOO_OLD, f"seq {seq}")
+        return None
 
     def engine_failed(self, status: Status | None, detail: str = "") -> Drop:
         """The drop for a job the engine did not carry out (a status other than OK/ICV, or
