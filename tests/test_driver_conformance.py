@@ -159,31 +159,16 @@ def test_hmac96_rfc2202(engine, auth, key, data, want):
 
 # Linux crypto/testmgr.h, hmac_md5_des_cbc_tv_temp ("Generated with cryptopp", checked by its
 # author on MT7981 safexcel and P2020 talitos): ESP-shaped, assoc = SPI 0x4321 | seq 1 | IV.
-TESTMGR_AUTH_KEY = bytes.fromhex("112233445566778899aabbccddeeff11")
-TESTMGR_ENC_KEY = bytes.fromhex("E9C0FF2E760B6424")
-TESTMGR_IV = bytes.fromhex("7D3388930F93B242")
-TESTMGR_ASSOC = bytes.fromhex("0000432100000001") + TESTMGR_IV
-TESTMGR_PT = bytes.fromhex(
-    "6f54206f614d796e5320636565727374"
-    "54206f6f4d206e612079655372637465"
-    "20736f54206f614d796e532063656572"
-    "737454206f6f4d206e61207965537263"
-    "746520736f54206f614d796e53206365"
-    "6572737454206f6f4d206e6120796553"
-    "7263746520736f54206f614d796e5320"
-    "63656572737454206f6f4d206e610a79"
+# One transcription serves the cocotb benches and this suite.
+from sim.cocotb_benches.vectors import (  # noqa: E402
+    TESTMGR_ASSOC,
+    TESTMGR_AUTH_KEY,
+    TESTMGR_CT,
+    TESTMGR_ENC_KEY,
+    TESTMGR_ICV96,
+    TESTMGR_IV,
+    TESTMGR_PT,
 )
-TESTMGR_CT = bytes.fromhex(
-    "70d6de648717f1e854318537ed6b018d"
-    "e3cce01d5ef3fef141aa3391a77d9988"
-    "4d856e2fa369f5823a6f25cb7d581f9b"
-    "aa9c11d57667cede56d75a8069ea3a02"
-    "f0c77ce3cb40e552d11092780b8e5bf1"
-    "e3261fe11541c7ba99db08511cd301f4"
-    "874739b8d2ddbdfb6613df1c0144f07a"
-    "1a6b13f5d50bb8ba53bae176e3820786"
-)
-TESTMGR_ICV96 = bytes.fromhex("959e7d371e60af7c53126168")
 
 
 def test_testmgr_vector_is_transcribed_right():
