@@ -62,7 +62,7 @@ from collections.abc import Sequence
 from amaranth.sim import Simulator
 
 from hdl.engine import DEFAULTS, Engine
-from hdl.layouts import WORD_BYTES, Auth, PerfCounters, parse_result
+from hdl.layouts import WORD_BYTES, Auth, parse_result
 
 from .api import (
     CapacityError,
@@ -75,7 +75,15 @@ from .api import (
     SAParams,
     UnknownConnError,
 )
-from .engine_frames import INVALID_CONTEXT, TAG_SPACE, context_bits, context_write, frame_result, job_words
+from .engine_frames import (
+    INVALID_CONTEXT,
+    TAG_SPACE,
+    context_bits,
+    context_write,
+    frame_result,
+    job_words,
+    simulation_counters,
+)
 
 __all__ = ["AmaranthEngine", "SIM_DEFAULTS"]
 
@@ -94,8 +102,6 @@ _PERIOD = 1e-8
 _LAST = 1 << 8 * WORD_BYTES
 """The ``last`` bit of a stream payload, above the 64 data bits."""
 _DATA = _LAST - 1
-_PERF_FIELDS = tuple((name, field.offset, (1 << field.width) - 1) for name, field in PerfCounters)
-"""(name, bit offset, mask) of each performance counter in the ``perf`` vector."""
 _COALESCE = 4096
 """Queued context writes beyond which :meth:`AmaranthEngine.install` flushes them into the engine."""
 
@@ -384,12 +390,7 @@ class AmaranthEngine(CryptoEngine):
             self._done.append(result)
 
     def _update_extra(self, dev: _Device) -> None:
-        extra = self.stats.extra
-        perf = dev.perf
-        for name, offset, mask in _PERF_FIELDS:
-            extra[name] = (perf >> offset) & mask
-        extra["sim_ms"] = int(self.sim_seconds * 1000)
-        extra["cycles_per_s"] = int(dev.cycles / self.sim_seconds) if self.sim_seconds else 0
+        self.stats.extra.update(simulation_counters(dev.perf, dev.cycles, self.sim_seconds))
 
     def close(self) -> None:
         """Give the simulator back to the pool (it is reset before its next use)."""

@@ -11,6 +11,8 @@ same engine ports; this module turns API values into the words of those ports an
   with malformed jobs refused as :class:`~driver.api.EngineError` (the software engine's rules).
 - :func:`frame_result`: a parsed result frame as the :class:`~driver.api.Result` the API returns
   (the ICV truncated to the SA's length).
+- :func:`simulation_counters`: the engine's ``perf`` vector and a simulator's speed as the
+  ``stats.extra`` counters every HDL backend reports.
 
 Bit positions stay in :mod:`hdl.layouts`; nothing here knows one.
 """
@@ -21,6 +23,7 @@ from hdl.layouts import (
     Auth,
     Cipher,
     ContextWrite,
+    PerfCounters,
     ResultFrame,
     SAContext,
     pack_context,
@@ -83,3 +86,17 @@ def frame_result(frame: ResultFrame, job: Job, auth: Auth) -> Result:
     """The API result of ``job`` from its result ``frame``; ``auth``: the authenticator of the
     job's SA when it was submitted (the ICV is truncated to its length)."""
     return Result(job.tag, frame.conn_id, frame.status, frame.data, truncate_icv(auth, frame.icv))
+
+
+PERF_FIELDS = tuple((name, field.offset, (1 << field.width) - 1) for name, field in PerfCounters)
+"""(name, bit offset, mask) of each performance counter in the ``perf`` vector."""
+
+
+def simulation_counters(perf: int, cycles: int, seconds: float) -> dict[str, int]:
+    """``stats.extra`` of an HDL backend: each :data:`~hdl.layouts.PerfCounters` field of the
+    engine's ``perf`` vector, the wall time spent simulating (``sim_ms``) and the simulated
+    cycles per second of it (``cycles_per_s``) for ``cycles`` clocked in ``seconds``."""
+    extra = {name: (perf >> offset) & mask for name, offset, mask in PERF_FIELDS}
+    extra["sim_ms"] = int(seconds * 1000)
+    extra["cycles_per_s"] = int(cycles / seconds) if seconds else 0
+    return extra

@@ -8,6 +8,7 @@ the engine between exchanges on its own. :class:`~driver.verilator_backend.Veril
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Sequence
 
@@ -25,10 +26,10 @@ from ..api import (
     UnknownConnError,
     truncate_icv,
 )
-from ..engine_frames import INVALID_CONTEXT, context_bits, context_write
-from .build import CosimBuildError, Progress, build, stderr_progress
+from ..engine_frames import INVALID_CONTEXT, context_bits, context_write, simulation_counters
+from .build import CosimBuildError, Progress, build, build_root, stderr_progress
 from .transport import CosimError, CosimProcess
-from .verilog import build_engine, engine_parameters, engine_verilog, port_info
+from .verilog import engine_design
 
 
 class CosimEngine(CryptoEngine):
@@ -41,6 +42,9 @@ class CosimEngine(CryptoEngine):
     ``stall_polls``: consecutive polls without any progress after which the engine counts as
     hung (:class:`~driver.api.EngineFault`). ``timeout``: wall-clock seconds one exchange with
     the simulator may take.
+
+    ``stats.extra`` holds, as of the last poll, the engine's performance counters and the
+    simulator's speed (:func:`~driver.engine_frames.simulation_counters`).
     """
 
     simulator = ""
@@ -64,16 +68,16 @@ class CosimEngine(CryptoEngine):
         self.cycles_per_poll = cycles_per_poll
         self.stall_polls = stall_polls
         try:
-            engine = build_engine(params)
+            design = engine_design(params, build_root() / "verilog")
         except ValueError as e:
             raise EngineError(str(e)) from None
-        self.parameters = engine_parameters(engine)
+        self.parameters = design.parameters
         conns = int(self.parameters.get("conns", 1024))
         self.max_conns = conns - 1
         """Conn ids 1..conns-1 are handed out (0 never is, as in the software engine)."""
         self._conns = conns
         try:
-            program = build(self.simulator, engine_verilog(engine), port_info(engine), progress)
+            program = build(self.simulator, design.verilog, design.ports, progress)
             self._proc: CosimProcess | None = CosimProcess(self.simulator, program, timeout)
         except (CosimBuildError, CosimError, OSError) as e:
             raise EngineFault(f"{self.simulator}: {e}") from None
@@ -87,6 +91,8 @@ class CosimEngine(CryptoEngine):
         """The engine's ``perf`` vector as of the last poll (:data:`hdl.layouts.PerfCounters`)."""
         self.cycles = 0
         """Cycles the engine has been clocked through polls."""
+        self.sim_seconds = 0.0
+        """Wall-clock seconds spent in runs of the simulator (the exchanges included)."""
 
     def _device(self) -> CosimProcess:
         if self._proc is None:
@@ -158,13 +164,16 @@ class CosimEngine(CryptoEngine):
 
     def _run_device(self) -> None:
         queued_before = self._device().queued_words
+        start = time.perf_counter()
         try:
             report = self._device().run(self.cycles_per_poll)
         except CosimError as e:
             self.close()
             raise EngineFault(str(e)) from None
+        self.sim_seconds += time.perf_counter() - start
         self.cycles += report.cycles
         self.perf = report.perf
+        self.stats.extra.update(simulation_counters(report.perf, self.cycles, self.sim_seconds))
         out = self._done
         for _, words in report.results:
             try:

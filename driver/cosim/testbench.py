@@ -9,7 +9,8 @@ Protocol (text, hexadecimal numbers, one message per line; host -> simulator on 
     Queue one job frame of ``N`` words (``last`` is set on the final one).
 ``3 MAX``
     Run: clock the engine, feeding queued jobs and collecting results, until the queue is empty
-    and every job fed has its result, or ``MAX`` cycles have passed.
+    and every job fed has its result, or ``MAX`` cycles have passed and no result frame is
+    half taken (a run never ends inside a frame).
 ``4 JOB_PCT RESULT_PCT SEED``
     Back-pressure: offer a job word in a cycle with probability ``JOB_PCT``/100, take a result
     word with probability ``RESULT_PCT``/100 (100 100: full rate; the default).
@@ -121,25 +122,15 @@ module {TB_TOP}(input clk);
           last_out = cycle;
         end
       end
-      results_ready <= running && ($unsigned($random(seed)) % 100) < result_pct;
-      if (!(jobs_valid && !jobs_ready)) begin
-        // no word is waiting to be taken: offer the next one while running, or a gap
-        if (running && q_count != 0 && ($unsigned($random(seed)) % 100) < job_pct) begin
-          jobs_payload <= {{q_last[q_head], q_data[q_head]}};
-          jobs_valid <= 1'b1;
-        end else begin
-          jobs_valid <= 1'b0;
-        end
-      end
-      if (running) begin
-        if ((q_count == 0 && !jobs_valid && results_done == jobs_fed && !in_frame)
-            || cycle - run_start >= run_max) begin
-          running = 1'b0;
-          $fwrite(fo, "D %0h %0h %0h %0h %0h %h\\n", cycle - run_start, q_count,
-                  jobs_fed - results_done, first_in, last_out, perf);
-          $fflush(fo);
-        end
-      end else if (!contexts_valid || contexts_ready) begin
+      // a run out of cycles still ends on a frame boundary, so that the D line never
+      // lands inside a result frame's R line
+      if (running && !in_frame && ((q_count == 0 && !jobs_valid && results_done == jobs_fed)
+                                   || cycle - run_start >= run_max)) begin
+        running = 1'b0;
+        $fwrite(fo, "D %0h %0h %0h %0h %0h %h\\n", cycle - run_start, q_count,
+                jobs_fed - results_done, first_in, last_out, perf);
+        $fflush(fo);
+      end else if (!running && (!contexts_valid || contexts_ready)) begin
         // idle: take the next command from the host (blocks until it comes)
         r = $fscanf(fi, "%h", cmd);
         if (r != 1) cmd = 0;
@@ -174,6 +165,17 @@ module {TB_TOP}(input clk);
             $finish;
           end
         endcase
+      end
+      // the next cycle's handshake signals, from the state as it is after this edge's command
+      results_ready <= running && ($unsigned($random(seed)) % 100) < result_pct;
+      if (!(jobs_valid && !jobs_ready)) begin
+        // no word is waiting to be taken: offer the next one while running, or a gap
+        if (running && q_count != 0 && ($unsigned($random(seed)) % 100) < job_pct) begin
+          jobs_payload <= {{q_last[q_head], q_data[q_head]}};
+          jobs_valid <= 1'b1;
+        end else begin
+          jobs_valid <= 1'b0;
+        end
       end
     end
   end

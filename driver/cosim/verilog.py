@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import hashlib
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+import amaranth
 from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
@@ -76,3 +82,47 @@ def engine_verilog(engine: wiring.Component) -> str:
     """Verilog of ``engine`` as module :data:`TOP`, ports named as Amaranth flattens them
     (``jobs__payload``, ``jobs__valid``, ..., ``clk``, ``rst``)."""
     return verilog.convert(engine, name=TOP, emit_src=False)
+
+
+def _hdl_sources_digest() -> str:
+    import hdl
+
+    key = hashlib.sha256(amaranth.__version__.encode())
+    for path in sorted(Path(hdl.__file__).parent.glob("*.py")):
+        key.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return key.hexdigest()
+
+
+@dataclass(frozen=True)
+class EngineDesign:
+    """What a simulator build needs of an engine: its Verilog, its port widths, its parameters."""
+
+    verilog: str
+    ports: PortInfo
+    parameters: dict[str, object]
+
+
+def engine_design(params: Mapping[str, object], cache_dir: Path) -> EngineDesign:
+    """The :class:`EngineDesign` of the engine built from ``params``, kept in ``cache_dir`` under a
+    hash of the parameters, every ``hdl/`` source file and the Amaranth version: converting the
+    default engine to Verilog takes seconds, and every simulator process of a lab would pay them
+    again. A hit constructs no engine at all. Raises ``ValueError`` for bad parameters."""
+    key = hashlib.sha256(_hdl_sources_digest().encode())
+    key.update(repr(sorted((str(k), repr(v)) for k, v in params.items())).encode())
+    stem = cache_dir / f"engine-{key.hexdigest()[:16]}"
+    try:
+        facts = json.loads(stem.with_suffix(".json").read_text())
+        verilog_text = stem.with_suffix(".v").read_text()
+        return EngineDesign(verilog_text, PortInfo(**facts["ports"]), facts["parameters"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    engine = build_engine(params)
+    design = EngineDesign(engine_verilog(engine), port_info(engine), engine_parameters(engine))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    facts = {"ports": dataclasses.asdict(design.ports), "parameters": design.parameters}
+    # Verilog first, facts last (each replaced atomically): facts present means both are whole
+    for suffix, text in ((".v", design.verilog), (".json", json.dumps(facts, default=str))):
+        tmp = stem.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(stem.with_suffix(suffix))
+    return design
