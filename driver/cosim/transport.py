@@ -17,6 +17,11 @@ from .build import run_command, tool_env
 from .testbench import QUEUE_WORDS
 
 
+def _command(cmd: int, arg: int) -> bytes:
+    """One command word of the testbench's input (see :mod:`driver.cosim.testbench`)."""
+    return (cmd << 56 | arg).to_bytes(8, "big")
+
+
 class CosimError(RuntimeError):
     """The simulator process died, hung, or said something outside the protocol."""
 
@@ -62,7 +67,7 @@ class CosimProcess:
         )
         self._wfd = self._open_writer()
         self._buf = b""
-        self._pending: list[str] = []
+        self._pending: list[bytes] = []
         self.queued_words = 0
         """Job words sent and not yet taken by the engine, as of the last run."""
 
@@ -94,14 +99,15 @@ class CosimProcess:
 
     def write_context(self, bits: int) -> None:
         """Queue one beat of the ``contexts`` stream (a packed ``ContextWrite``)."""
-        self._pending.append(f"1 {bits:x}\n")
+        n = max(1, (bits.bit_length() + 63) // 64)
+        self._pending.append(_command(1, n) + bits.to_bytes(8 * n, "big"))
 
     def queue_job(self, words: Sequence[int]) -> None:
         """Queue one job frame. Raises :class:`CosimError` if the testbench's queue would overflow."""
         if self.queued_words + len(words) > QUEUE_WORDS:
             raise CosimError(f"{self.sim}: job queue full ({QUEUE_WORDS} words)")
         self.queued_words += len(words)
-        self._pending.append(f"2 {len(words):x} " + " ".join(f"{w:x}" for w in words) + "\n")
+        self._pending.append(_command(2, len(words)) + b"".join(w.to_bytes(8, "big") for w in words))
 
     def room(self) -> int:
         """Job words that may still be queued before the next run."""
@@ -111,11 +117,13 @@ class CosimProcess:
         """Offer job words / take result words in only ``job_pct`` / ``result_pct`` % of cycles."""
         if not (1 <= job_pct <= 100 and 1 <= result_pct <= 100):
             raise ValueError("back-pressure percentages are 1..100")
-        self._pending.append(f"4 {job_pct:x} {result_pct:x} {seed & 0x7FFFFFFF:x}\n")
+        self._pending.append(_command(4, job_pct << 40 | result_pct << 32 | (seed & 0x7FFFFFFF)))
 
     def run(self, max_cycles: int) -> RunReport:
         """Run until every queued job has its result or ``max_cycles`` pass; return what happened."""
-        self._pending.append(f"3 {max_cycles:x}\n")
+        if not 1 <= max_cycles < 1 << 56:
+            raise ValueError("max_cycles is 1 .. 2**56 - 1")
+        self._pending.append(_command(3, max_cycles))
         self._send()
         report = RunReport()
         while True:
@@ -136,7 +144,7 @@ class CosimProcess:
                 raise CosimError(f"{self.sim}: unexpected line from the simulator: {line[:200]!r}")
 
     def _send(self) -> None:
-        data = "".join(self._pending).encode()
+        data = b"".join(self._pending)
         self._pending.clear()
         try:
             while data:
@@ -173,7 +181,7 @@ class CosimProcess:
         """Ask the simulator to quit, then reap it and remove the pipes."""
         if self._proc.poll() is None:
             try:
-                os.write(self._wfd, b"0\n")
+                os.write(self._wfd, _command(0, 0))
             except (OSError, AttributeError):
                 pass
             try:
