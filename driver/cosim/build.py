@@ -86,7 +86,8 @@ def tool_env() -> dict[str, str]:
 def simulator_available(sim: str) -> bool:
     """Whether ``sim`` (``verilator`` or ``icarus``) can be built and run here."""
     if sim == "verilator":
-        return verilator_bin_dir() is not None and shutil.which("make") is not None
+        compiler = shutil.which("g++") or shutil.which("c++")
+        return verilator_bin_dir() is not None and shutil.which("make") is not None and bool(compiler)
     if sim == "icarus":
         return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
     raise ValueError(f"unknown simulator {sim!r}; known: {', '.join(SIMULATORS)}")

@@ -118,11 +118,14 @@ def engine_design(params: Mapping[str, object], cache_dir: Path) -> EngineDesign
         pass
     engine = build_engine(params)
     design = EngineDesign(engine_verilog(engine), port_info(engine), engine_parameters(engine))
-    cache_dir.mkdir(parents=True, exist_ok=True)
     facts = {"ports": dataclasses.asdict(design.ports), "parameters": design.parameters}
-    # Verilog first, facts last (each replaced atomically): facts present means both are whole
-    for suffix, text in ((".v", design.verilog), (".json", json.dumps(facts, default=str))):
-        tmp = stem.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        tmp.replace(stem.with_suffix(suffix))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Verilog first, facts last (each replaced atomically): facts present means both are whole
+        for suffix, text in ((".v", design.verilog), (".json", json.dumps(facts, default=str))):
+            tmp = stem.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text)
+            tmp.replace(stem.with_suffix(suffix))
+    except OSError:
+        pass  # an unwritable cache only costs the next open the conversion again
     return design
