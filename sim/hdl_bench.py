@@ -103,6 +103,17 @@ WORKLOADS: dict[str, Callable[[int], Workload]] = {
         1400,
         1,
     ),
+    "cbc-decrypt-stream": lambda per_sa: _make(
+        "cbc-decrypt-stream",
+        "DES-CBC decrypt, 1400-byte jobs of one SA back to back",
+        1,
+        4 * per_sa,
+        Op.DECRYPT,
+        Cipher.DES_CBC,
+        Auth.NONE,
+        1400,
+        7,
+    ),
     "cbc-encrypt-16sa": lambda per_sa: _make(
         "cbc-encrypt-16sa",
         "DES-CBC encrypt, 1400-byte jobs of 16 SAs in flight",
