@@ -47,9 +47,9 @@ def test_runs_that_end_inside_a_result_frame(sim: str, budget: int) -> None:
         assert result.data == enc.update(job.cipher_data) + enc.finalize()
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")  # the engine the test refuses to convert
+@pytest.mark.filterwarnings("ignore:.*created but never used")  # the engine refusing a bad parameter
 def test_engine_design_is_cached_per_parameters_and_sources(tmp_path, monkeypatch) -> None:
-    """The second open of the same engine converts nothing; other parameters convert again."""
+    """The second open of the same engine builds and converts nothing; other parameters do."""
     from driver.cosim import verilog
 
     small = {"conns": 16, "cbc_lanes": 1, "hash_lanes": 1, "slots": 4, "des_stages": 1}
@@ -57,13 +57,14 @@ def test_engine_design_is_cached_per_parameters_and_sources(tmp_path, monkeypatc
     assert "module engine(" in first.verilog
     assert first.parameters["conns"] == 16 and first.ports.job_width == 65
 
-    def no_conversion(engine):
-        raise AssertionError("converted again although the design was cached")
+    def no_build(params):
+        raise AssertionError("built again although the design was cached")
 
-    monkeypatch.setattr(verilog, "engine_verilog", no_conversion)
+    monkeypatch.setattr(verilog, "build_engine", no_build)
     again = verilog.engine_design(dict(reversed(list(small.items()))), tmp_path)
     assert again == first
-    with pytest.raises(AssertionError, match="converted again"):
+    with pytest.raises(AssertionError, match="built again"):
         verilog.engine_design({**small, "conns": 32}, tmp_path)
+    monkeypatch.undo()
     with pytest.raises(ValueError):
         verilog.engine_design({"no_such_parameter": 1}, tmp_path)
