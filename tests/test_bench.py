@@ -22,45 +22,22 @@ def test_run_bench_reports_every_path():
         assert (r["overhead"] is None) == (r["path"] not in ("outbound", "inbound"))
 
 
+def _esa_bench(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "sim.cli", "bench", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 def test_cli_json_and_errors():
-    cmd = [
-        sys.executable,
-        "-m",
-        "sim.cli",
-        "bench",
-        "--sizes",
-        "64",
-        "--repeat",
-        "1",
-        "--packets",
-        "20",
-        "--json",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = _esa_bench("--sizes", "64", "--repeat", "1", "--packets", "20", "--json")
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 2 * 6 and all(r["engine"] == "software" for r in rows)
     assert "repeat 1/1" in done.stderr  # progress goes to stderr
-    bad = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "bench", "--engine", "nope"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = _esa_bench("--engine", "nope")
     assert bad.returncode == 2 and "known engines:" in bad.stderr and "software" in bad.stderr
-    bad = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "bench", "--sizes", "10"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = _esa_bench("--sizes", "10")
     assert bad.returncode == 2 and "28..65000" in bad.stderr
-    bad = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "bench", "--burst", "0"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = _esa_bench("--burst", "0")
     assert bad.returncode == 2 and "at least 1" in bad.stderr
 
 
