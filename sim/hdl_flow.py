@@ -2,6 +2,8 @@
 
 ``--param name=value`` (repeatable) passes constructor parameters to :class:`hdl.engine.Engine`
 (for example ``--param conns=64 --param cbc_lanes=4``); without it the default engine is used.
+``esa hdl synth --unit cbc|des|hmac|md5|sha1`` synthesises one unit alone instead (``--param``
+then passes that unit's keywords), for its own fmax and critical path in minutes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from pathlib import Path
 from driver.cosim.build import SIMULATORS, CosimBuildError, simulator_available
 from driver.cosim.transport import CosimError
 from driver.cosim.verilog import parse_params
+
+UNIT_NAMES = ("cbc", "des", "hmac", "md5", "sha1")
+"""``esa hdl synth --unit`` choices (the keys of :data:`sim.hdl_units.UNITS`, listed here so that
+the parser does not import Amaranth)."""
 
 
 def _progress(quiet: bool):
@@ -48,22 +54,33 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     progress = _progress(args.json and args.quiet)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="esa-synth-"))
-    progress(f"exporting the engine's Verilog into {work} ...")
+    what = f"unit {args.unit}" if args.unit else "the engine"
+    progress(f"exporting the Verilog of {what} into {work} ...")
     try:
-        v, _ = export(work, _params(args))
+        if args.unit:
+            from .hdl_units import export_unit
+
+            v = export_unit(args.unit, work, _params(args))
+        else:
+            v, _ = export(work, _params(args))
     except ValueError as e:
         print(f"esa hdl synth: {e}", file=sys.stderr)
         return 2
     try:
-        synth = synthesize(v, work, progress)
-        pnr = None if args.no_pnr else place_and_route(work, args.device, args.freq, progress)
+        synth = synthesize(v, work, progress, args.mapper)
+        pnr = None if args.no_pnr else place_and_route(work, args.device, args.freq, progress, args.seed)
     except SynthError as e:
         print(f"esa hdl synth: {e}", file=sys.stderr)
         return 1
     out = summary(synth, pnr, args.device)
+    out["unit"] = args.unit or "engine"
+    out["mapper"] = args.mapper
+    if pnr is not None:
+        out["seed"] = args.seed
     if args.json:
         print(json.dumps(out))
     else:
+        print(f"design           {out['unit']}")
         print(f"device           {args.device}")
         print(f"LUT4             {out['luts']}")
         print(f"flip-flops       {out['flip_flops']}")
@@ -72,6 +89,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if pnr is not None:
             print(f"placed LUTs/FFs  {out['placed_luts']} / {out['placed_flip_flops']}")
             print(f"fmax             {out['fmax_mhz']} MHz (target {args.freq} MHz)")
+            for line in pnr.critical_path:
+                print(f"critical path    {line}")
         print(f"reports in       {work}")
     return 0 if not (synth.latches or synth.loops) else 1
 
@@ -155,7 +174,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--quiet", action="store_true", help="with --json: no progress on stderr")
     q.add_argument("--no-pnr", action="store_true", help="stop after yosys")
+    q.add_argument("--seed", type=int, help="nextpnr placer seed (default: nextpnr's own)")
+    q.add_argument(
+        "--mapper",
+        choices=("abc9", "abc"),
+        default="abc9",
+        help="LUT mapping: synth_ecp5's abc9 (default) or abc -lut 4:7 (where abc9 fails)",
+    )
     q.add_argument("--workdir", help="keep the reports here (default: a temporary folder)")
+    q.add_argument(
+        "--unit",
+        choices=UNIT_NAMES,
+        help="one unit alone instead of the engine (--param then sets the unit's keywords)",
+    )
     common(q)
     q.set_defaults(func=cmd_synth)
 

