@@ -19,9 +19,14 @@ whether the two agree over the ICV's length; the comparison is done here, in har
 Figures (Amaranth simulation, ``.venv/bin/python tests/test_hdl_hash.py``): one lane runs 1400-byte
 HMAC-SHA1 jobs at 0.71 bytes per cycle (24 blocks of 81 cycles each, plus ~30 cycles per pass);
 a pool of 8 lanes fed with randomly interleaved words reached 4.3 bytes per cycle (4.9 with
-``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (yosys ``abc -lut 4:7``, nextpnr): an
-HMACUnit is about 6.8k LUT4 + 456 CCU2C + 3.1k FF with both cores (73 MHz, MD5-limited; 101 MHz
-with ``md5_step_cycles=2``), 4.6k LUT4 + 245 CCU2C + 2.2k FF SHA-1 only (112 MHz).
+``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (``esa hdl synth --unit hmac``, yosys
+``synth_ecp5``, nextpnr, default seed unless given): an HMACUnit with both cores is 6.0k LUT4 +
+454 CCU2C + 3.1k FF, 84.8 MHz (81.6 and 81.3 MHz with ``--seed 1`` / ``--seed 2``; 77.9 MHz with
+``--mapper abc``, 6.9k LUT4), limited by the MD5 step (see :mod:`hdl.md5`); before the MD5 core's
+last rearrangement the same runs gave 77.0 / 78.1 / 76.5 MHz (73.9 with ``--mapper abc``). With
+``md5_step_cycles=2``: 89 MHz (both mappers), and SHA-1 only (``--param md5=False --mapper abc``,
+4.6k LUT4 + 245 CCU2C + 2.2k FF): 100.7 MHz; in both the limit is this unit's own word handling
+(``msg_left`` / ``align`` / ``ended`` through the lane's feed FIFO), not a hash core.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal

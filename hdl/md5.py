@@ -10,7 +10,17 @@ The step is written as the RFC writes it, ``a = b + ((a + F(b,c,d) + X[k] + T[i]
 roles rotating (``a, b, c, d <- d, a', b, c``) instead of the RFC's renamed operands, and with one
 rearrangement for timing: the step's ``a + X[k] + T[i]`` does not depend on the step before it
 (the next step's ``a`` is this step's ``d``), so it is summed a cycle early into ``pre``, and its
-``X[k] + T[i]`` two cycles early into ``xt``.
+``X[k] + T[i]`` two cycles early into ``xt``; F is prepared a step ahead for b = 1 and b = 0; and
+b is only ever written as ``base + rotated``, so that nothing follows the step's last adder on the
+way to b's register (loading a block and adding the chaining value are folded into that one add).
+
+Timing, ECP5-85F out of context (``esa hdl synth --unit md5 --mapper abc --seed N``, N = 1, 2, 3):
+82-86 MHz, where the core before the last rearrangement placed at 76-78 MHz. The path left is the
+step's own loop, ``b -> F -> add -> rotate -> add -> b``: one LUT, a 32-bit carry chain, the
+16-way rotation (three LUT levels), a second carry chain: 11.6-12.2 ns, about 60 % of it routing.
+One step per cycle does not reach 100 MHz on ECP5 with this flow: yosys maps neither F nor the
+rotation's last level into the carry cells' LUTs (a CCU2C can compute ``pre + F(b, c, d)`` per
+bit in its own LUT), which would take two LUT levels off the loop.
 """
 
 import functools
@@ -101,6 +111,7 @@ class MD5Core(wiring.Component):
         step = Signal(6)  # i = 0..63
         pre = Signal(32)  # a + X[k] + T[i] for step i
         xt = Signal(32)  # X[k] + T[i + 1] for step i + 1
+        a_next = Signal(32)  # AA + a after the last step: the A a chained block starts from
         h = self.cv  # the chaining value (AA, BB, CC, DD of the RFC: kept, added at the end)
 
         # The message word and T of the steps ahead, fetched in stages: in step i, k of step i + 3
@@ -125,20 +136,32 @@ class MD5Core(wiring.Component):
         m.d.comb += total.eq(pre + f)
         split = self.step_cycles == 2
         half = Signal()  # step_cycles == 2: the step's second cycle
+        total_q = Signal(32)  # step_cycles == 2: the step's sum, registered for its second cycle
         if split:
-            total_q = Signal(32)  # the step's sum, registered for its second cycle
             m.d.sync += total_q.eq(total)
-            total = total_q
+        rotate_in = total_q if split else total
         m.d.comb += rotated.eq(
             functools.reduce(
                 operator.or_,
                 (
-                    total.rotate_left(S[rnd][pos]) & rot_select[pos + 4 * rnd].replicate(32)
+                    rotate_in.rotate_left(S[rnd][pos]) & rot_select[pos + 4 * rnd].replicate(32)
                     for rnd in range(4)
                     for pos in range(4)
                 ),
             )
         )
+
+        # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
+        # last adder: in a step b_base is b; in the cycle after the last step (FINISH) the
+        # "rotated" term is made to be BB (rotl of a prepared rotr(BB), with F forced to 0), so b
+        # becomes BB + b, the chained block's B; while idle the term is 0 and b_base is the new
+        # block's B.
+        b_base = Signal(32)
+        b_load = Signal()
+        m.d.comb += b_base.eq(b)
+        with m.If(b_load):
+            m.d.sync += b.eq(b_base + rotated)
+        finish_rot = S[0][0]  # the rotation prepared for FINISH: that of step 0, as step + 1 wraps
 
         def prepare(index, c_next, d_next):
             """Set f_one, f_zero and rot_select for step ``index`` whose c and d are given."""
@@ -149,6 +172,10 @@ class MD5Core(wiring.Component):
                         m.d.sync += f_zero.eq(_round_function(rnd, Const(0, 32), c_next, d_next))
             m.d.sync += rot_select.eq(1 << Cat(index[0:2], index[4:6]))
 
+        def idle_next():
+            """Make the step's term 0 from the next cycle on (the core goes idle)."""
+            m.d.sync += [pre.eq(0), f_one.eq(0), f_zero.eq(0), total_q.eq(0)]
+
         # The chaining value plus the working variables: the block's result.
         summed = [Signal(32, name=f"sum_{n}") for n in "abcd"]
         for j, wj in enumerate((a, b, c, d)):
@@ -156,10 +183,11 @@ class MD5Core(wiring.Component):
 
         def begin(start_a, start):
             """Latch the accepted block and start step 0 from chaining value ``start`` (whose A is
-            also given as ``start_a``, from a register when possible)."""
+            also given as ``start_a``, from a register when possible; B is b's load, see above)."""
             p = self.blocks.payload
             m.d.sync += [x[j].eq(p.words[j]) for j in range(16)]
-            m.d.sync += [a.eq(start[0]), b.eq(start[1]), c.eq(start[2]), d.eq(start[3])]
+            m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
+            m.d.comb += b_load.eq(1)
             m.d.sync += [pre.eq(start_a + p.words[K[0]] + T[0]), xt.eq(p.words[K[1]] + T[1])]
             m.d.sync += [x_ahead.eq(p.words[K[2]]), k_ahead.eq(K[3])]
             m.d.sync += [step.eq(0), half.eq(0)]
@@ -168,12 +196,15 @@ class MD5Core(wiring.Component):
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
+                # pre, F and (split) total_q are 0 here: rotated is 0 and b loads b_base
                 m.d.comb += self.blocks.ready.eq(1)
                 with m.If(self.blocks.valid):
                     p = self.blocks.payload
                     with m.If(p.chain):
+                        m.d.comb += b_base.eq(h[1])
                         begin(h[0], [h[j] for j in range(4)])
                     with m.Else():
+                        m.d.comb += b_base.eq(p.iv[1])
                         begin(p.iv[0], [p.iv[j] for j in range(4)])
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(4)]
                     m.next = "STEPS"
@@ -181,25 +212,33 @@ class MD5Core(wiring.Component):
                 if split:
                     m.d.sync += half.eq(~half)
                 with m.If(half == int(split)):
-                    m.d.sync += [a.eq(d), b.eq(b + rotated), c.eq(b), d.eq(c)]
+                    m.d.comb += b_load.eq(1)
+                    m.d.sync += [a.eq(d), c.eq(b), d.eq(c)]
                     # The next step's a is this step's d; its X[k] + T was summed a step ago.
                     m.d.sync += [pre.eq(d + xt), xt.eq(x_ahead + t_rom[step])]
                     m.d.sync += [x_ahead.eq(x[k_ahead]), k_ahead.eq(k_rom[step])]
                     m.d.sync += step.eq(step + 1)
                     prepare(step + 1, b, c)
                     with m.If(step == 63):
-                        # No step follows: sum the new A (= AA + d, the last step's d becomes a)
-                        # now, so that a chained block can start from it in the next cycle.
-                        m.d.sync += pre.eq(h[0] + d)
+                        # No step follows. FINISH's term is BB: F = 0 and the sum rotr(BB, s)
+                        # (rotl by s restores it). The new A (AA + d, the last step's d becomes
+                        # a) is summed now, so that a chained block can start from it.
+                        m.d.sync += [f_one.eq(0), f_zero.eq(0)]
+                        unrotated = h[1].rotate_right(finish_rot)
+                        m.d.sync += total_q.eq(unrotated) if split else pre.eq(unrotated)
+                        m.d.sync += a_next.eq(h[0] + d)
                         m.next = "FINISH"
             with m.State("FINISH"):
                 # After 64 steps the roles are back in place: A += a, B += b, C += c, D += d.
+                # b becomes BB + b here (see above), for a chained block or for nothing.
+                m.d.comb += b_load.eq(1)
                 m.d.sync += [h[j].eq(summed[j]) for j in range(4)]
                 m.d.sync += self.done.eq(1)
                 m.d.comb += self.blocks.ready.eq(self.blocks.payload.chain)
                 with m.If(self.blocks.valid & self.blocks.payload.chain):
-                    begin(pre, [pre] + summed[1:])
+                    begin(a_next, [a_next, None, summed[2], summed[3]])
                     m.next = "STEPS"
                 with m.Else():
+                    idle_next()
                     m.next = "IDLE"
         return m
