@@ -117,6 +117,9 @@ class HMACUnit(wiring.Component):
     md5_step_cycles : 1 or 2
         MD5 core cycles per step (see :class:`~hdl.md5.MD5Core`): 2 halves MD5's rate but lets
         the lane run at about the SHA-1 core's clock.
+    md5_carry : None or "ecp5"
+        The MD5 core's ``carry`` (see :class:`~hdl.md5.MD5Core`): ``"ecp5"`` builds its step
+        adders from ECP5 carry cells, for synthesis only.
 
     Ports
     -----
@@ -141,7 +144,9 @@ class HMACUnit(wiring.Component):
         The unit holds a job (from acceptance until its result is taken).
     """
 
-    def __init__(self, *, fifo_depth: int = 0, md5: bool = True, md5_step_cycles: int = 1):
+    def __init__(
+        self, *, fifo_depth: int = 0, md5: bool = True, md5_step_cycles: int = 1, md5_carry: str | None = None
+    ):
         if fifo_depth < 0:
             raise ValueError(f"fifo_depth must be 0 or more, not {fifo_depth}")
         if md5_step_cycles not in (1, 2):
@@ -149,6 +154,7 @@ class HMACUnit(wiring.Component):
         self.fifo_depth = fifo_depth
         self.md5 = md5
         self.md5_step_cycles = md5_step_cycles
+        self.md5_carry = md5_carry
         super().__init__(
             {
                 "job": In(stream.Signature(HMACJob)),
@@ -162,7 +168,9 @@ class HMACUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.lane = lane = HashLane(md5=self.md5, md5_step_cycles=self.md5_step_cycles)
+        m.submodules.lane = lane = HashLane(
+            md5=self.md5, md5_step_cycles=self.md5_step_cycles, md5_carry=self.md5_carry
+        )
 
         # The data words, through the optional buffer.
         if self.fifo_depth:
@@ -389,6 +397,8 @@ class HMACPool(wiring.Component):
         by any lane and complete with ``error``.
     md5_step_cycles : 1 or 2
         See :class:`HMACUnit`.
+    md5_carry : None or "ecp5"
+        See :class:`HMACUnit`.
 
     Ports
     -----
@@ -408,7 +418,13 @@ class HMACPool(wiring.Component):
     """
 
     def __init__(
-        self, *, lanes: int = 8, fifo_depth: int = 0, md5_lanes: int | None = None, md5_step_cycles: int = 1
+        self,
+        *,
+        lanes: int = 8,
+        fifo_depth: int = 0,
+        md5_lanes: int | None = None,
+        md5_step_cycles: int = 1,
+        md5_carry: str | None = None,
     ):
         if lanes < 1:
             raise ValueError(f"an HMAC pool needs at least one lane, not {lanes}")
@@ -420,6 +436,7 @@ class HMACPool(wiring.Component):
         self.md5_lanes = md5_lanes
         self.fifo_depth = fifo_depth
         self.md5_step_cycles = md5_step_cycles
+        self.md5_carry = md5_carry
         super().__init__(
             {
                 "jobs": In(stream.Signature(HMACJob)),
@@ -435,7 +452,10 @@ class HMACPool(wiring.Component):
         units = []
         for i in range(self.lanes):
             unit = HMACUnit(
-                fifo_depth=self.fifo_depth, md5=i < self.md5_lanes, md5_step_cycles=self.md5_step_cycles
+                fifo_depth=self.fifo_depth,
+                md5=i < self.md5_lanes,
+                md5_step_cycles=self.md5_step_cycles,
+                md5_carry=self.md5_carry,
             )
             m.submodules[f"lane{i}"] = unit
             units.append(unit)

@@ -18,16 +18,19 @@ Timing, ECP5-85F out of context (``esa hdl synth --unit md5 --mapper abc --seed 
 82-86 MHz, where the core before the last rearrangement placed at 76-78 MHz. The path left is the
 step's own loop, ``b -> F -> add -> rotate -> add -> b``: one LUT, a 32-bit carry chain, the
 16-way rotation (three LUT levels), a second carry chain: 11.6-12.2 ns, about 60 % of it routing.
-One step per cycle does not reach 100 MHz on ECP5 with this flow: yosys maps neither F nor the
-rotation's last level into the carry cells' LUTs (a CCU2C can compute ``pre + F(b, c, d)`` per
-bit in its own LUT), which would take two LUT levels off the loop.
+One step per cycle does not reach 100 MHz on ECP5 this way: yosys maps neither F nor the
+rotation's last level into the carry cells' LUTs. ``carry="ecp5"`` does it by hand: each bit's
+CCU2C LUT computes ``pre ^ F(b, c, d)`` (from pre, b and the two prepared F values) in the first
+adder and ``b ^ (rotated_lo | rotated_hi)`` in the second, two LUT levels off the loop:
+101.3-106.7 MHz alone (``--param carry=ecp5``, same seeds). That netlist is for synthesis: the
+tests run it in Icarus with yosys's CCU2C model, the default (``carry=None``) everywhere else.
 """
 
 import functools
 import math
 import operator
 
-from amaranth import Array, Cat, Const, Module, Signal
+from amaranth import Array, Cat, Const, Instance, Module, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,6 +70,33 @@ def _round_function(rnd: int, x, y, z):
     return y ^ (x | ~z)  # I(X,Y,Z) = Y xor (X v not(Z))
 
 
+def _lut4_init(fn) -> int:
+    """The INIT of an ECP5 LUT4 computing ``fn(a, b, c, d)`` (entry ``8d + 4c + 2b + a``)."""
+    return sum(fn(i & 1, (i >> 1) & 1, (i >> 2) & 1, (i >> 3) & 1) << i for i in range(16))
+
+
+def _ecp5_add(m: Module, name: str, a, b, c, d, fn) -> Value:
+    """``a + op`` on 32 bits as a chain of 16 ECP5 ``CCU2C`` cells, where each bit's LUT4
+    computes the propagate ``fn(a, b, c, d) = a ^ op`` from four inputs (so ``op`` may be any
+    function of ``b, c, d``). The cell's generate is its LUT's entries for c = d = 0 read as a
+    function of (a, b): that is ``a``, as the carry must be, when ``op`` is 0 for c = d = 0."""
+    init = Const(_lut4_init(fn), 16)
+    bits, carry = [], Const(0, 1)
+    for k in range(16):
+        s0, s1, cout = Signal(name=f"{name}_s{2 * k}"), Signal(name=f"{name}_s{2 * k + 1}"), Signal()
+        j0, j1 = 2 * k, 2 * k + 1
+        m.submodules[f"{name}{k}"] = Instance(
+            "CCU2C",
+            p_INIT0=init, p_INIT1=init, p_INJECT1_0="NO", p_INJECT1_1="NO",
+            i_CIN=carry, i_A0=a[j0], i_B0=b[j0], i_C0=c[j0], i_D0=d[j0],
+            i_A1=a[j1], i_B1=b[j1], i_C1=c[j1], i_D1=d[j1],
+            o_S0=s0, o_S1=s1, o_COUT=cout,
+        )  # fmt: skip
+        bits += [s0, s1]
+        carry = cout
+    return Cat(*bits)
+
+
 class MD5Core(wiring.Component):
     """MD5 compression function, iterative, one step per cycle (or per two, see ``step_cycles``).
 
@@ -89,6 +119,12 @@ class MD5Core(wiring.Component):
         the step after ``a + F(b,c,d) + X[k] + T[i]`` (rotation and the add of b in the second
         cycle): 129 cycles per block at a clock close to the SHA-1 core's, for designs whose
         clock MD5's one-cycle step would limit.
+    carry : None or "ecp5"
+        ``"ecp5"``: build the step's two adders from ECP5 ``CCU2C`` carry cells, each bit's LUT
+        also computing F (first adder) or the rotation's last OR (second adder), which yosys
+        does not fold in: two LUT levels off the step (for synthesis only: Amaranth's simulator
+        cannot run the instances; a test runs them in Icarus with yosys's cell models).
+        ``step_cycles`` must be 1 then.
 
     The block and ``iv`` are latched at acceptance, so the source may change them right after.
     """
@@ -97,10 +133,15 @@ class MD5Core(wiring.Component):
     cv: Out(MD5State)
     done: Out(1)
 
-    def __init__(self, *, step_cycles: int = 1):
+    def __init__(self, *, step_cycles: int = 1, carry: str | None = None):
         if step_cycles not in (1, 2):
             raise ValueError(f"step_cycles must be 1 or 2, not {step_cycles}")
+        if carry not in (None, "ecp5"):
+            raise ValueError(f"carry must be None or 'ecp5', not {carry!r}")
+        if carry and step_cycles != 1:
+            raise ValueError("carry='ecp5' needs step_cycles=1")
         self.step_cycles = step_cycles
+        self.carry = carry
         super().__init__()
 
     def elaborate(self, platform):
@@ -133,23 +174,27 @@ class MD5Core(wiring.Component):
         total = Signal(32)
         rotated = Signal(32)
         m.d.comb += f.eq((b & f_one) | (~b & f_zero))
-        m.d.comb += total.eq(pre + f)
+        if self.carry:  # LUT inputs: a = pre, b = F(1, c, d), c = F(0, c, d), d = b
+            m.d.comb += total.eq(
+                _ecp5_add(m, "step_sum", pre, f_one, f_zero, b, lambda a, p, q, s: a ^ (p if s else q))
+            )
+        else:
+            m.d.comb += total.eq(pre + f)
         split = self.step_cycles == 2
         half = Signal()  # step_cycles == 2: the step's second cycle
         total_q = Signal(32)  # step_cycles == 2: the step's sum, registered for its second cycle
         if split:
             m.d.sync += total_q.eq(total)
         rotate_in = total_q if split else total
-        m.d.comb += rotated.eq(
-            functools.reduce(
-                operator.or_,
-                (
-                    rotate_in.rotate_left(S[rnd][pos]) & rot_select[pos + 4 * rnd].replicate(32)
-                    for rnd in range(4)
-                    for pos in range(4)
-                ),
-            )
-        )
+        terms = [
+            rotate_in.rotate_left(S[rnd][pos]) & rot_select[pos + 4 * rnd].replicate(32)
+            for rnd in range(4)
+            for pos in range(4)
+        ]
+        rotated_lo, rotated_hi = Signal(32), Signal(32)  # rounds 0-1 and 2-3
+        m.d.comb += rotated_lo.eq(functools.reduce(operator.or_, terms[:8]))
+        m.d.comb += rotated_hi.eq(functools.reduce(operator.or_, terms[8:]))
+        m.d.comb += rotated.eq(rotated_lo | rotated_hi)
 
         # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
         # last adder: in a step b_base is b; in the cycle after the last step (FINISH) the
@@ -159,8 +204,16 @@ class MD5Core(wiring.Component):
         b_base = Signal(32)
         b_load = Signal()
         m.d.comb += b_base.eq(b)
+        b_next = Signal(32)
+        if self.carry:  # LUT inputs: a = b_base, c and d = the rotation's two halves
+            zero = Const(0, 32)
+            m.d.comb += b_next.eq(
+                _ecp5_add(m, "step_b", b_base, zero, rotated_lo, rotated_hi, lambda a, _, p, q: a ^ (p | q))
+            )
+        else:
+            m.d.comb += b_next.eq(b_base + rotated)
         with m.If(b_load):
-            m.d.sync += b.eq(b_base + rotated)
+            m.d.sync += b.eq(b_next)
         finish_rot = S[0][0]  # the rotation prepared for FINISH: that of step 0, as step + 1 wraps
 
         def prepare(index, c_next, d_next):
