@@ -144,10 +144,12 @@ class HashLane(wiring.Component):
         m.d.comb += length_word.eq(Mux(algorithm == HashAlgorithm.MD5, _bswap64(bit_length), bit_length))
 
         word = Signal(64)
+        # data_left != 0 and data_left == 1, kept in registers beside it (they gate the buffer's
+        # 512 enables: no comparison of the counter on that path)
         from_data = Signal()
-        m.d.comb += from_data.eq(data_left != 0)
+        data_last = Signal()
         with m.If(from_data):
-            with m.If(data_left == 1):
+            with m.If(data_last):
                 m.d.comb += word.eq((self.data.payload & keep) | marker)
             with m.Else():
                 m.d.comb += word.eq(self.data.payload)
@@ -200,6 +202,8 @@ class HashLane(wiring.Component):
                         length.eq(p.length),
                         bit_length.eq(Cat(Const(0, 3), p.length + Cat(Const(0, 6), p.prefix[6:]))),
                         data_left.eq((p.length + 7) >> 3),
+                        from_data.eq(((p.length + 7) >> 3) != 0),
+                        data_last.eq(((p.length + 7) >> 3) == 1),
                         words_left.eq(((p.length + 72) >> 6) << 3),
                         marker_due.eq(p.length[0:3] == 0),
                         slot.eq(0),
@@ -217,6 +221,7 @@ class HashLane(wiring.Component):
                     m.d.sync += [slot.eq(slot + 1), words_left.eq(words_left - 1)]
                     with m.If(from_data):
                         m.d.sync += data_left.eq(data_left - 1)
+                        m.d.sync += [from_data.eq(~data_last), data_last.eq(data_left == 2)]
                     with m.Elif(marker_due):
                         m.d.sync += marker_due.eq(0)
                     with m.If(slot == 7):

@@ -20,13 +20,15 @@ Figures (Amaranth simulation, ``.venv/bin/python tests/test_hdl_hash.py``): one 
 HMAC-SHA1 jobs at 0.71 bytes per cycle (24 blocks of 81 cycles each, plus ~30 cycles per pass);
 a pool of 8 lanes fed with randomly interleaved words reached 4.3 bytes per cycle (4.9 with
 ``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (``esa hdl synth --unit hmac``, yosys
-``synth_ecp5``, nextpnr, default seed unless given): an HMACUnit with both cores is 6.0k LUT4 +
-454 CCU2C + 3.1k FF, 84.8 MHz (81.6 and 81.3 MHz with ``--seed 1`` / ``--seed 2``; 77.9 MHz with
-``--mapper abc``, 6.9k LUT4), limited by the MD5 step (see :mod:`hdl.md5`); before the MD5 core's
-last rearrangement the same runs gave 77.0 / 78.1 / 76.5 MHz (73.9 with ``--mapper abc``). With
-``md5_step_cycles=2``: 89 MHz (both mappers), and SHA-1 only (``--param md5=False --mapper abc``,
-4.6k LUT4 + 245 CCU2C + 2.2k FF): 100.7 MHz; in both the limit is this unit's own word handling
-(``msg_left`` / ``align`` / ``ended`` through the lane's feed FIFO), not a hash core.
+``synth_ecp5``, nextpnr; default seed, ``--seed 1``, ``--seed 2``): an HMACUnit with both cores is
+6.0k LUT4 + 454 CCU2C + 3.2k FF, 81.1 / 79.4 / 87.1 MHz, limited by the MD5 step (see
+:mod:`hdl.md5`) or by the ``key`` register's updates; the same runs gave 77.0 / 78.1 / 76.5 MHz
+before the MD5 core's last rearrangement. With ``--param md5_carry=ecp5`` (the MD5 adders in ECP5
+carry cells, synthesis only): 98.3 / 96.1 / 105.3 MHz, the MD5 step again the limit in two of the
+three. With ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``,
+4.1k LUT4 + 245 CCU2C + 2.2k FF): 103.4 MHz. The word counters' "last word" / "no word left"
+tests are registers beside the counters (``msg_last``, ``msg_done``; the lane's ``from_data``,
+``data_last``), off the paths into the feed FIFO and the block buffer.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
@@ -196,6 +198,9 @@ class HMACUnit(wiring.Component):
         keyed = Signal()  # RFC 1828: append the key, no outer hash
         length = Signal(JOB_LENGTH_BITS)
         msg_left = Signal(JOB_LENGTH_BITS - 2)  # message words still to pass to the lane
+        msg_last = Signal()  # msg_left == 1, kept beside the counter (off the feed's path)
+        msg_done = Signal()  # msg_left == 0
+        merge_tail = Signal()  # keyed MD5 with a partial last word: the key merges into it
         state = Signal(STATE_BITS)  # the inner chaining value, then the inner digest, then the MAC
         key = Signal(STATE_BITS + 32)  # `outer`; for keyed MD5 shifted into place after the message
         align = Signal(3)  # byte shifts still to apply to `key`
@@ -261,6 +266,9 @@ class HMACUnit(wiring.Component):
                         keyed.eq(p.auth == Auth.KEYED_MD5),
                         length.eq(p.length),
                         msg_left.eq(n_words),
+                        msg_last.eq(n_words == 1),
+                        msg_done.eq(n_words == 0),
+                        merge_tail.eq((p.auth == Auth.KEYED_MD5) & (p.length[0:3] != 0)),
                         state.eq(p.inner),
                         key.eq(Cat(Const(0, 32), p.outer)),
                         align.eq(Mux(p.auth == Auth.KEYED_MD5, p.length[0:3], 0)),
@@ -282,25 +290,29 @@ class HMACUnit(wiring.Component):
                 with m.If(lane.start.ready):
                     m.next = "MESSAGE"
             with m.State("MESSAGE"):
-                last_word = msg_left == 1
+                last_word = msg_last
                 word = Mux(last_word, din.data & keep, din.data)
-                with m.If(msg_left == 0):
+
+                def count_word():
+                    m.d.sync += [msg_left.eq(msg_left - 1), msg_last.eq(msg_left == 2), msg_done.eq(msg_last)]
+
+                with m.If(msg_done):
                     m.d.sync += words.eq(0)
                     m.next = "ICV"
                 with m.Elif(ended):
                     # `last` came early: finish the lane's message with zeros.
                     m.d.comb += feed.valid.eq(1)
                     with m.If(feed.ready):
-                        m.d.sync += msg_left.eq(msg_left - 1)
+                        count_word()
                 with m.Elif(align == 0):
-                    merge = keyed & last_word & (tail_bytes != 0)
+                    merge = merge_tail & last_word
                     m.d.comb += [
                         feed.valid.eq(din_valid),
                         din_ready.eq(feed.ready),
                         feed.payload.eq(Mux(merge, word | key[-64:], din.data)),
                     ]
                     with m.If(take):
-                        m.d.sync += msg_left.eq(msg_left - 1)
+                        count_word()
                         frame(final=last_word & ~verify)
                         with m.If(merge):
                             m.d.sync += key.eq(key << 64)
