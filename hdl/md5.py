@@ -15,9 +15,9 @@ b is only ever written as ``base + rotated``, so that nothing follows the step's
 way to b's register (loading a block and adding the chaining value are folded into that one add).
 
 Timing, ECP5-85F out of context (``esa hdl synth --unit md5 --mapper abc --seed N``, N = 1, 2, 3):
-82-86 MHz, where the core before the last rearrangement placed at 76-78 MHz. The path left is the
+87-90 MHz, where the core before the last rearrangement placed at 76-78 MHz. The path left is the
 step's own loop, ``b -> F -> add -> rotate -> add -> b``: one LUT, a 32-bit carry chain, the
-16-way rotation (three LUT levels), a second carry chain: 11.6-12.2 ns, about 60 % of it routing.
+16-way rotation (three LUT levels), a second carry chain: 11.1-11.4 ns, 56-61 % of it routing.
 One step per cycle does not reach 100 MHz on ECP5 this way: yosys maps neither F nor the
 rotation's last level into the carry cells' LUTs. ``carry="ecp5"`` does it by hand: each bit's
 CCU2C LUT computes ``pre ^ F(b, c, d)`` (from pre, b and the two prepared F values) in the first
