@@ -32,9 +32,9 @@ one carry chain (the round-robin search) and two LUT levels; the pick registers 
 number, and fetch addresses three distributed RAMs with it (keys and directions, read pointers,
 and through the read pointer the input buffers). ECP5-85F out of context, default parameters
 (``esa hdl synth --unit cbc``, yosys ``synth_ecp5`` + nextpnr-ecp5): 8.7k LUT4 + 3.7k FF, 110.8 MHz
-(111.3 MHz with ``--seed 2``), critical path the pick (eligibility -> search -> lane number); the
-unit before this arrangement placed at 80.8 MHz, critical path the same pick into the per-lane
-counters.
+(``--seed 2``: 111.3, ``--seed 3``: 101.9), critical path the pick (eligibility -> search -> lane
+number); the unit before this arrangement placed at 80.8 MHz, critical path the same pick into the
+per-lane counters.
 """
 
 from __future__ import annotations
