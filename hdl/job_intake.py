@@ -28,6 +28,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import ICV_WORDS, Auth, Cipher, JobHeader, Op, SAContext, Status, StreamWord
+from .priority import lowest_set
 
 __all__ = ["JobIntake", "job_record_layout"]
 
@@ -131,10 +132,8 @@ class JobIntake(wiring.Component):
         # The lowest free slot.
         any_free = Signal()
         lowest = Signal(self.slot_bits)
-        for i in reversed(range(self.slots)):
-            with m.If(self.free[i]):
-                m.d.comb += lowest.eq(i)
-        m.d.comb += any_free.eq(self.free.any())
+        found, index = lowest_set(self.free, self.slot_bits)
+        m.d.comb += [lowest.eq(index), any_free.eq(found)]
 
         accept = Signal()
         m.d.comb += accept.eq(self.jobs.valid & self.jobs.ready)

@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from .crypto_ports import cipher_start_layout, hash_start_layout
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, Auth, Status
+from .priority import lowest_set
 
 __all__ = ["RoundRobin", "SlotScheduler"]
 
@@ -47,20 +48,13 @@ class RoundRobin(wiring.Component):
         masked = Signal(n)
         for i in range(n):
             m.d.comb += masked[i].eq(self.requests[i] & (ptr <= i))
-        low_all = Signal.like(self.grant)
-        low_masked = Signal.like(self.grant)
-        for i in reversed(range(n)):
-            with m.If(self.requests[i]):
-                m.d.comb += low_all.eq(i)
-        for i in reversed(range(n)):
-            with m.If(masked[i]):
-                m.d.comb += low_masked.eq(i)
+        bits = len(self.grant)
+        any_all, low_all = lowest_set(self.requests, bits)
+        any_masked, low_masked = lowest_set(masked, bits)
         m.d.comb += [
-            self.valid.eq(self.requests.any()),
-            self.grant.eq(low_all),
+            self.valid.eq(any_all),
+            self.grant.eq(Mux(any_masked, low_masked, low_all)),
         ]
-        with m.If(masked.any()):
-            m.d.comb += self.grant.eq(low_masked)
         with m.If(self.advance):
             with m.If(self.grant == n - 1):
                 m.d.sync += ptr.eq(0)
