@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
 from .crypto_ports import CipherPort
+from .priority import lowest_set
 from .scheduler import RoundRobin
 
 __all__ = ["CipherAdapter"]
@@ -61,9 +62,8 @@ class CipherAdapter(wiring.Component):
         # ---- start: a free lane takes the job
         free_lane = Signal(lane_bits(n))
         any_free = Signal()
-        for k in reversed(range(n)):
-            with m.If(~busy[k]):
-                m.d.comb += [free_lane.eq(k), any_free.eq(1)]
+        found, index = lowest_set(~busy, len(free_lane))
+        m.d.comb += [free_lane.eq(index), any_free.eq(found)]
         st = c.start.payload
         m.d.comb += [
             self.cbc_start.valid.eq(c.start.valid & any_free),

@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from .crypto_ports import HashPort
 from .hmac import HMACJob, HMACResult, HMACWord
+from .priority import lowest_set
 from .scheduler import RoundRobin
 
 __all__ = ["HashAdapter"]
@@ -61,9 +62,8 @@ class HashAdapter(wiring.Component):
         # ---- start: the pool takes the job; the adapter opens an entry for its words
         free_e = Signal(ebits)
         any_free = Signal()
-        for k in reversed(range(n)):
-            with m.If(~open_[k]):
-                m.d.comb += [free_e.eq(k), any_free.eq(1)]
+        found, index = lowest_set(~open_, ebits)
+        m.d.comb += [free_e.eq(index), any_free.eq(found)]
         st = c.start.payload
         words = Signal(ib + 2)
         m.d.comb += words.eq((st.msg_bytes + 7) >> 3)
