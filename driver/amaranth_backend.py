@@ -67,6 +67,7 @@ from hdl.layouts import WORD_BYTES, Auth, parse_result
 from .api import (
     CapacityError,
     ConnCounters,
+    ConnIds,
     CryptoEngine,
     EngineError,
     EngineFault,
@@ -256,7 +257,7 @@ class AmaranthEngine(CryptoEngine):
         self.max_conns = conns - 1
         """Conn ids 1 .. conns-1 are handed out (0 never is, as in the software engine)."""
         self._sas: dict[int, SAParams] = {}
-        self._next_id = 1
+        self._ids = ConnIds(self.max_conns)
         self._inflight: dict[int, tuple[Job, Auth]] = {}
         self._next_tag = 0
         self._done: deque[Result] = deque()
@@ -282,10 +283,8 @@ class AmaranthEngine(CryptoEngine):
         dev = self._device()
         if len(self._sas) >= self.max_conns:
             raise CapacityError(f"{self.name}: all {self.max_conns} conn ids are in use")
-        conn_id = self._next_id
-        while conn_id in self._sas:
-            conn_id = conn_id % self.max_conns + 1
-        self._next_id = conn_id % self.max_conns + 1
+        conn_id = self._ids.free(self._sas)
+        self._ids.take(conn_id)
         self._write_context(dev, conn_id, context_bits(sa))
         self._sas[conn_id] = sa
         self._counters[conn_id] = ConnCounters()

@@ -11,7 +11,7 @@ and re-exports the enums so that users of the driver need not import the HDL pac
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from hdl.layouts import (
@@ -35,6 +35,7 @@ __all__ = [
     "Job",
     "Result",
     "ConnCounters",
+    "ConnIds",
     "CryptoEngine",
     "EngineError",
     "UnknownConnError",
@@ -178,6 +179,27 @@ class EngineStats:
     """Submissions refused for a full queue (IOS: "ppq full")."""
     extra: dict[str, int] = field(default_factory=dict)
     """Backend-specific counters (busy cycles, stalls, ...)."""
+
+
+class ConnIds:
+    """Conn ids ``1 .. limit`` handed out round-robin, so that a just-freed id is not reused
+    while jobs queued for its old SA may still be in flight."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._next = 1
+
+    def free(self, in_use: Container[int]) -> int:
+        """The next id not in ``in_use`` (the caller has checked that one is free); it is not
+        taken until :meth:`take`."""
+        conn_id = self._next
+        while conn_id in in_use:
+            conn_id = conn_id % self.limit + 1
+        return conn_id
+
+    def take(self, conn_id: int) -> None:
+        """``conn_id`` is now in use: the search for the next one starts after it."""
+        self._next = conn_id % self.limit + 1
 
 
 class CryptoEngine(ABC):

@@ -51,6 +51,7 @@ from hdl.layouts import icv_length
 from .api import (
     CapacityError,
     ConnCounters,
+    ConnIds,
     CryptoEngine,
     EngineError,
     EngineFault,
@@ -203,7 +204,7 @@ class EngineManager(CryptoEngine):
         """The manager's console messages, oldest first (the last 1000)."""
         self._log_listeners: list[Callable[[str], None]] = []
         self._conns: dict[int, _Conn] = {}
-        self._next_id = 1
+        self._ids = ConnIds(self.max_conns)
         self._flights: dict[int, _Flight] = {}
         self._next_tag = 0
         self._backlog: deque[_Flight] = deque()
@@ -260,9 +261,7 @@ class EngineManager(CryptoEngine):
         no manager conn id) is left, with nothing installed."""
         if len(self._conns) >= self.max_conns:
             raise CapacityError(f"{self.name}: all {self.max_conns} conn ids are in use")
-        conn_id = self._next_id
-        while conn_id in self._conns:
-            conn_id = conn_id % self.max_conns + 1
+        conn_id = self._ids.free(self._conns)
         record, backend_id = None, 0
         if self.accelerator_up:
             acc = self.accel
@@ -281,7 +280,7 @@ class EngineManager(CryptoEngine):
         if record is None:
             backend_id = self.soft.engine.install(sa)  # CapacityError propagates: nothing done
             record = self.soft
-        self._next_id = conn_id % self.max_conns + 1
+        self._ids.take(conn_id)
         record.conns += 1
         self._conns[conn_id] = _Conn(conn_id, sa, record, backend_id)
         self._counters[conn_id] = ConnCounters()

@@ -37,6 +37,7 @@ from .api import (
     CapacityError,
     Cipher,
     ConnCounters,
+    ConnIds,
     CryptoEngine,
     EngineError,
     Job,
@@ -166,7 +167,7 @@ class SoftwareEngine(CryptoEngine):
         self.max_conns = max_conns
         self._ctx: dict[int, _Context] = {}
         self._queue: deque[Job] = deque()
-        self._next_id = 1
+        self._ids = ConnIds(self.max_conns)
 
     # -- SA contexts ---------------------------------------------------------------------------
 
@@ -174,12 +175,8 @@ class SoftwareEngine(CryptoEngine):
         """Install ``sa`` in a free conn id and return the id."""
         if len(self._ctx) >= self.max_conns:
             raise CapacityError(f"{self.name}: all {self.max_conns} conn ids are in use")
-        # Hand out ids round-robin so that a just-freed id is not reused while jobs queued
-        # for its old SA may still be in flight.
-        conn_id = self._next_id
-        while conn_id in self._ctx:
-            conn_id = conn_id % self.max_conns + 1
-        self._next_id = conn_id % self.max_conns + 1
+        conn_id = self._ids.free(self._ctx)
+        self._ids.take(conn_id)
         self._ctx[conn_id] = self._make_context(sa)
         self._counters[conn_id] = ConnCounters()
         return conn_id

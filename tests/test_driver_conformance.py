@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher as OsslCipher
 from cryptography.hazmat.primitives.ciphers import modes
 
 from driver.api import (
+    AUTH_KEY_BYTES,
     Auth,
     CapacityError,
     Cipher,
@@ -33,6 +34,25 @@ from driver.api import (
     UnknownConnError,
 )
 from driver.registry import open_backend, open_engine
+
+# Published known answers, one transcription for the cocotb benches and this suite. The testmgr
+# vector is Linux crypto/testmgr.h hmac_md5_des_cbc_tv_temp ("Generated with cryptopp", checked by
+# its author on MT7981 safexcel and P2020 talitos): ESP-shaped, assoc = SPI 0x4321 | seq 1 | IV.
+from sim.cocotb_benches.stimulus import SA_KINDS
+from sim.cocotb_benches.vectors import (
+    FIPS81_CT,
+    FIPS81_IV,
+    FIPS81_KEY,
+    FIPS81_PT,
+    RFC2202,
+    TESTMGR_ASSOC,
+    TESTMGR_AUTH_KEY,
+    TESTMGR_CT,
+    TESTMGR_ENC_KEY,
+    TESTMGR_ICV96,
+    TESTMGR_IV,
+    TESTMGR_PT,
+)
 
 BACKENDS = ["software", "amaranth", "verilator", "icarus"]
 """Every backend of the engine API: the same suite decides for all of them."""
@@ -108,9 +128,7 @@ def ref_keyed_md5(key: bytes, datagram: bytes) -> bytes:
 
 def test_des_cbc_fips81(engine):
     """FIPS 81 appendix C: CBC with key 0123456789abcdef, IV 1234567890abcdef."""
-    key, iv = bytes.fromhex("0123456789abcdef"), bytes.fromhex("1234567890abcdef")
-    pt = b"Now is the time for all "
-    ct = bytes.fromhex("e5c7cdde872bf27c43e934008c389c0f683788499a7c05f6")
+    key, iv, pt, ct = FIPS81_KEY, FIPS81_IV, FIPS81_PT, FIPS81_CT
     out_id = engine.install(SAParams(inbound=False, cipher=Cipher.DES_CBC, des_key=key))
     in_id = engine.install(SAParams(inbound=True, cipher=Cipher.DES_CBC, des_key=key))
     enc, dec = engine.run(
@@ -121,24 +139,6 @@ def test_des_cbc_fips81(engine):
     )
     assert enc.status is Status.OK and enc.data == ct and enc.icv is None
     assert dec.status is Status.OK and dec.data == pt
-
-
-RFC2202 = [
-    # (auth, key, data, expected ICV (first 96 bits of the RFC's digest))
-    (Auth.HMAC_MD5_96, b"\x0b" * 16, b"Hi There", "9294727a3638bb1c13f48ef8"),
-    (Auth.HMAC_MD5_96, b"Jefe".ljust(16, b"\0"), b"what do ya want for nothing?", "750c783e6ab0b503eaa86e31"),
-    (Auth.HMAC_MD5_96, b"\x0c" * 16, b"Test With Truncation", "56461ef2342edc00f9bab995"),
-    (Auth.HMAC_SHA1_96, b"\x0b" * 20, b"Hi There", "b617318655057264e28bc0b6"),
-    (
-        Auth.HMAC_SHA1_96,
-        b"Jefe".ljust(20, b"\0"),
-        b"what do ya want for nothing?",
-        "effcdf6ae5eb2fa2d27416d5",
-    ),
-    (Auth.HMAC_SHA1_96, b"\x0c" * 20, b"Test With Truncation", "4c1a03424b55e07fe7f27be1"),
-]
-"""RFC 2202 test cases 1, 2 and 5. The "Jefe" key zero-padded to the SA's key length gives the
-same HMAC (RFC 2104 pads short keys with zeros to the block size), so case 2 holds unchanged."""
 
 
 @pytest.mark.parametrize(
@@ -155,20 +155,6 @@ def test_hmac96_rfc2202(engine, auth, key, data, want):
     )
     assert gen.status is Status.OK and gen.icv == bytes.fromhex(want) and gen.data == b""
     assert ver.status is Status.OK and ver.data == b"" and ver.icv is None
-
-
-# Linux crypto/testmgr.h, hmac_md5_des_cbc_tv_temp ("Generated with cryptopp", checked by its
-# author on MT7981 safexcel and P2020 talitos): ESP-shaped, assoc = SPI 0x4321 | seq 1 | IV.
-# One transcription serves the cocotb benches and this suite.
-from sim.cocotb_benches.vectors import (  # noqa: E402
-    TESTMGR_ASSOC,
-    TESTMGR_AUTH_KEY,
-    TESTMGR_CT,
-    TESTMGR_ENC_KEY,
-    TESTMGR_ICV96,
-    TESTMGR_IV,
-    TESTMGR_PT,
-)
 
 
 def test_testmgr_vector_is_transcribed_right():
@@ -251,25 +237,15 @@ def test_keyed_md5_rfc1828(engine):
 
 # -- random jobs against OpenSSL ----------------------------------------------------------------
 
-ESP_SHAPES = [
-    (Cipher.DES_CBC, Auth.NONE),
-    (Cipher.DES_CBC, Auth.HMAC_MD5_96),
-    (Cipher.DES_CBC, Auth.HMAC_SHA1_96),
-    (Cipher.NONE, Auth.HMAC_MD5_96),
-    (Cipher.NONE, Auth.HMAC_SHA1_96),
-    (Cipher.NONE, Auth.KEYED_MD5),
-]
-KEY_LEN = {Auth.NONE: 0, Auth.HMAC_MD5_96: 16, Auth.HMAC_SHA1_96: 20, Auth.KEYED_MD5: 16}
-
 
 def test_random_jobs_interleaved(engine, backend):
     """Random SAs, lengths and data, interleaved across SAs in one burst, both directions."""
     rng = random.Random(1234)
     n = workload(backend, full=300, reduced=24)
     sas = []
-    for cipher, auth in ESP_SHAPES:
+    for cipher, auth in SA_KINDS:
         dk = rng.randbytes(8) if cipher is Cipher.DES_CBC else b""
-        ak = rng.randbytes(KEY_LEN[auth])
+        ak = rng.randbytes(AUTH_KEY_BYTES[auth])
         out_id = engine.install(SAParams(inbound=False, cipher=cipher, auth=auth, des_key=dk, auth_key=ak))
         in_id = engine.install(SAParams(inbound=True, cipher=cipher, auth=auth, des_key=dk, auth_key=ak))
         sas.append((cipher, auth, dk, ak, out_id, in_id))
@@ -361,7 +337,7 @@ def test_op_sa_mismatch(engine, cipher, auth, inbound, op):
         cipher=cipher,
         auth=auth,
         des_key=bytes(8) if cipher is Cipher.DES_CBC else b"",
-        auth_key=bytes(KEY_LEN[auth]),
+        auth_key=bytes(AUTH_KEY_BYTES[auth]),
     )
     conn = engine.install(sa)
     kwargs = {}

@@ -39,6 +39,19 @@ from hdl.layouts import (
     result_word_count,
     unpack_context,
 )
+from sim.cocotb_benches.vectors import (
+    FIPS81_CT,
+    FIPS81_IV,
+    FIPS81_KEY,
+    FIPS81_PT,
+    TESTMGR_ASSOC,
+    TESTMGR_AUTH_KEY,
+    TESTMGR_CT,
+    TESTMGR_ENC_KEY,
+    TESTMGR_ICV96,
+    TESTMGR_IV,
+    TESTMGR_PT,
+)
 
 # ---------------------------------------------------------------- reference model
 
@@ -558,33 +571,20 @@ def run_engine(
     return bench, perf
 
 
-TESTMGR_PTEXT = bytes.fromhex(
-    "6f54206f614d796e5320636565727374"
-    "54206f6f4d206e612079655372637465"
-    "20736f54206f614d796e532063656572"
-    "737454206f6f4d206e61207965537263"
-    "746520736f54206f614d796e53206365"
-    "6572737454206f6f4d206e6120796553"
-    "7263746520736f54206f614d796e5320"
-    "63656572737454206f6f4d206e610a79"
-)
-
-
 def test_engine_known_answers_fips81_and_testmgr_esp():
     """FIPS 81 DES-CBC, and the Linux testmgr hmac(md5)+cbc(des) ESP vector both ways."""
     rng = random.Random(10)
-    fips = SA(False, Cipher.DES_CBC, Auth.NONE, bytes.fromhex("0123456789abcdef"))
+    fips = SA(False, Cipher.DES_CBC, Auth.NONE, FIPS81_KEY)
     esp_out = SA(
         False,
         Cipher.DES_CBC,
         Auth.HMAC_MD5_96,
-        bytes.fromhex("e9c0ff2e760b6424"),
-        bytes.fromhex("112233445566778899aabbccddeeff11"),
+        TESTMGR_ENC_KEY,
+        TESTMGR_AUTH_KEY,
     )
     esp_in = SA(True, esp_out.cipher, esp_out.auth, esp_out.des_key, esp_out.auth_key)
     sas = {1: fips, 700 % 64: esp_out, 2: esp_in}
-    iv = bytes.fromhex("7d3388930f93b242")
-    assoc = bytes.fromhex("00004321000000017d3388930f93b242")
+    iv, assoc = TESTMGR_IV, TESTMGR_ASSOC
     j0 = expect(
         Op.ENCRYPT,
         1,
@@ -592,17 +592,17 @@ def test_engine_known_answers_fips81_and_testmgr_esp():
         fips,
         64,
         b"",
-        b"Now is the time for all ",
-        bytes.fromhex("1234567890abcdef"),
+        FIPS81_PT,
+        FIPS81_IV,
         None,
         256,
     )
-    assert j0.data == bytes.fromhex("e5c7cdde872bf27c43e934008c389c0f683788499a7c05f6")
-    j1 = expect(Op.ENCRYPT_AUTH, 700 % 64, 1, esp_out, 64, assoc, TESTMGR_PTEXT, iv, None, 256)
-    assert j1.icv == bytes.fromhex("959e7d371e60af7c53126168")
-    assert j1.data[:8] == bytes.fromhex("70d6de648717f1e8")
+    assert j0.data == FIPS81_CT
+    j1 = expect(Op.ENCRYPT_AUTH, 700 % 64, 1, esp_out, 64, assoc, TESTMGR_PT, iv, None, 256)
+    assert j1.icv == TESTMGR_ICV96
+    assert j1.data == TESTMGR_CT
     j2 = expect(Op.VERIFY_DECRYPT, 2, 2, esp_in, 64, assoc, j1.data, iv, j1.icv, 256)
-    assert j2.data == TESTMGR_PTEXT
+    assert j2.data == TESTMGR_PT
     bad_icv = bytes([j1.icv[0] ^ 1]) + j1.icv[1:]
     j3 = expect(Op.VERIFY_DECRYPT, 2, 3, esp_in, 64, assoc, j1.data, iv, bad_icv, 256)
     assert j3.status is Status.ICV_MISMATCH

@@ -12,11 +12,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from hdl.layouts import Auth, pack_job, parse_result
+from hdl.layouts import Auth, parse_result
 
 from ..api import (
     CapacityError,
     ConnCounters,
+    ConnIds,
     CryptoEngine,
     EngineError,
     EngineFault,
@@ -24,9 +25,15 @@ from ..api import (
     Result,
     SAParams,
     UnknownConnError,
-    truncate_icv,
 )
-from ..engine_frames import INVALID_CONTEXT, context_bits, context_write, simulation_counters
+from ..engine_frames import (
+    INVALID_CONTEXT,
+    context_bits,
+    context_write,
+    frame_result,
+    job_words,
+    simulation_counters,
+)
 from .build import CosimBuildError, Progress, build, build_root, stderr_progress
 from .transport import CosimError, CosimProcess
 from .verilog import engine_design
@@ -82,8 +89,8 @@ class CosimEngine(CryptoEngine):
         except (CosimBuildError, CosimError, OSError) as e:
             raise EngineFault(f"{self.simulator}: {e}") from None
         self._sas: dict[int, SAParams] = {}
-        self._next_id = 1
-        self._inflight: dict[int, deque[tuple[Job, int]]] = {}
+        self._ids = ConnIds(self.max_conns)
+        self._inflight: dict[int, deque[tuple[Job, Auth]]] = {}
         self._pending = 0
         self._done: deque[Result] = deque()
         self._stalled = 0
@@ -105,11 +112,8 @@ class CosimEngine(CryptoEngine):
         """Write ``sa``'s context into a free slot and return its conn id."""
         if len(self._sas) >= self.max_conns:
             raise CapacityError(f"{self.name}: all {self.max_conns} conn ids are in use")
-        # round-robin, so a just-freed id is not reused while its old jobs may be in flight
-        conn_id = self._next_id
-        while conn_id in self._sas:
-            conn_id = conn_id % self.max_conns + 1
-        self._next_id = conn_id % self.max_conns + 1
+        conn_id = self._ids.free(self._sas)
+        self._ids.take(conn_id)
         self._device().write_context(context_write(conn_id, context_bits(sa)))
         self._sas[conn_id] = sa
         self._counters[conn_id] = ConnCounters()
@@ -127,15 +131,7 @@ class CosimEngine(CryptoEngine):
 
     def submit(self, jobs: Sequence[Job]) -> int:
         """Queue as many of ``jobs`` as fit; a malformed job refuses the whole call."""
-        frames = []
-        for job in jobs:
-            try:
-                words = pack_job(
-                    job.op, job.conn_id, job.tag, job.auth_data, job.cipher_data, job.iv, job.icv
-                ).words
-            except ValueError as e:
-                raise EngineError(str(e)) from None
-            frames.append(words)
+        frames = [job_words(job, job.tag) for job in jobs]
         device = self._device()
         n = 0
         for job, words in zip(jobs, frames, strict=True):
@@ -143,8 +139,8 @@ class CosimEngine(CryptoEngine):
                 break
             device.queue_job(words)
             sa = self._sas.get(job.conn_id)
-            icv_auth = sa.auth if sa is not None else Auth.NONE
-            self._inflight.setdefault(job.tag, deque()).append((job, icv_auth.value))
+            auth = sa.auth if sa is not None else Auth.NONE
+            self._inflight.setdefault(job.tag, deque()).append((job, auth))
             self._pending += 1
             n += 1
         if n < len(jobs):
@@ -187,9 +183,7 @@ class CosimEngine(CryptoEngine):
             if not queue:
                 del self._inflight[frame.tag]
             self._pending -= 1
-            result = Result(
-                frame.tag, frame.conn_id, frame.status, frame.data, truncate_icv(Auth(auth), frame.icv)
-            )
+            result = frame_result(frame, job, auth)
             self._account(job, result)
             out.append(result)
         progressed = out or report.queued_words < queued_before
