@@ -49,6 +49,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    from .hdl_depth import deepest_paths
     from .hdl_export import export
     from .hdl_synth import SynthError, place_and_route, summary, synthesize
 
@@ -73,6 +74,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"esa hdl synth: {e}", file=sys.stderr)
         return 1
     out = summary(synth, pnr, args.device)
+    paths = deepest_paths(work / "synth.json", args.paths) if (work / "synth.json").exists() else []
+    out["deepest_paths"] = [
+        {"levels": p.levels, "luts": p.luts, "from": p.start, "to": p.end, "pin": p.end_pin} for p in paths
+    ]
     out["unit"] = args.unit or "engine"
     out["mapper"] = args.mapper
     if pnr is not None:
@@ -86,6 +91,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"flip-flops       {out['flip_flops']}")
         print(f"block RAMs       {out['block_rams']} DP16KD")
         print(f"latches / loops  {out['latches']} / {out['loops']}")
+        if paths:
+            print("deepest paths    (levels: LUT4 + routing, about 1.1 ns each; see sim/hdl_depth.py)")
+            for p in paths:
+                print(f"  {p.levels:5.2f}  {p.start}  ->  {p.end}  ({p.end_pin}, {p.luts} nets)")
         if pnr is not None:
             print(f"placed LUTs/FFs  {out['placed_luts']} / {out['placed_flip_flops']}")
             print(f"fmax             {out['fmax_mhz']} MHz (target {args.freq} MHz)")
@@ -182,6 +191,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="LUT mapping: synth_ecp5's abc9 (default) or abc -lut 4:7 (where abc9 fails)",
     )
     q.add_argument("--workdir", help="keep the reports here (default: a temporary folder)")
+    q.add_argument(
+        "--paths",
+        type=int,
+        default=8,
+        help="deepest register-to-register path groups to list from the netlist (default 8)",
+    )
     q.add_argument(
         "--unit",
         choices=UNIT_NAMES,

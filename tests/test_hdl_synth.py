@@ -114,3 +114,29 @@ def test_unit_place_and_route_reports_fmax_and_critical_path(tmp_path: Path, cap
     path = out["critical_path"]
     assert path[0].startswith("clock ") and path[1].startswith("from ") and path[-2].startswith("to ")
     assert path[-1].endswith("ns routing") and any(p.startswith("net ") for p in path)
+
+
+def test_depth_report_follows_yosys_mapping(tmp_path: Path) -> None:
+    """The netlist walk of `esa hdl synth` on designs of known depth: an n-input XOR between two
+    registers crosses at least log7(n) LUT4s (yosys joins LUT4s into up to 7-input functions with
+    the slice muxes): 2 for 16 inputs, 3 for 256. The path runs from the source register to the
+    destination register, and each level adds at least one unit of delay."""
+    from sim.hdl_depth import deepest_paths
+
+    found = {}
+    for width in (16, 256):
+        v = tmp_path / f"xor{width}.v"
+        v.write_text(
+            f"module engine(input clk, input [{width - 1}:0] a, output reg y);\n"
+            f"  reg [{width - 1}:0] a_q;\n"
+            "  always @(posedge clk) begin a_q <= a; y <= ^a_q; end\n"
+            "endmodule\n"
+        )
+        synthesize(v, tmp_path / f"w{width}", lambda line: None)
+        (path,) = deepest_paths(tmp_path / f"w{width}" / "synth.json", 1)
+        assert path.start.startswith("a_q[") and path.end == "y" and path.end_pin == "TRELLIS_FF.DI"
+        found[width] = path
+    assert found[16].luts >= 2 and found[256].luts >= 3, found
+    for p in found.values():
+        assert p.drivers[0] == "TRELLIS_FF" and p.levels >= p.luts + 0.5, p
+    assert found[256].levels > found[16].levels + 1, found
