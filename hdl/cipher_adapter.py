@@ -16,8 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
 from .crypto_ports import CipherPort
-from .priority import lowest_set
-from .scheduler import RoundRobin
+from .priority import RoundRobin, lowest_set
 
 __all__ = ["CipherAdapter"]
 

@@ -16,8 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from .crypto_ports import HashPort
 from .hmac import HMACJob, HMACResult, HMACWord
-from .priority import lowest_set
-from .scheduler import RoundRobin
+from .priority import RoundRobin, lowest_set
 
 __all__ = ["HashAdapter"]
 

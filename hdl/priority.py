@@ -3,14 +3,16 @@
 A chain of ``with m.If(bit[i])`` statements, one per bit, is a priority multiplexer as deep as
 the vector is wide: with 32 job slots it was the engine's longest path (nextpnr put the whole
 engine at 27 MHz after placement). :func:`lowest_set` builds the same function as a tree of
-two-way choices, ``ceil(log2(width))`` levels deep.
+two-way choices, ``ceil(log2(width))`` levels deep. :class:`RoundRobin` is built on it.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Mux, Value
+from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["lowest_set"]
+__all__ = ["lowest_set", "prefix_or", "RoundRobin"]
 
 
 def lowest_set(bits: Value, index_width: int) -> tuple[Value, Value]:
@@ -37,3 +39,57 @@ def lowest_set(bits: Value, index_width: int) -> tuple[Value, Value]:
     if depth > index_width:
         index = index[:index_width]
     return found, Mux(found, Cat(index, C(0, max(0, index_width - depth))), 0)
+
+
+def prefix_or(bits: Value) -> Value:
+    """Bit *i* of the result is the OR of ``bits[0..i-1]`` (bit 0 is 0): the bits strictly above
+    the lowest set bit. A Kogge-Stone tree, ``ceil(log2(width))`` levels deep."""
+    width = len(bits)
+    acc = [C(0, 1)] + [bits[i] for i in range(width - 1)]
+    span = 1
+    while span < width:
+        acc = [acc[i] | acc[i - span] if i >= span else acc[i] for i in range(width)]
+        span *= 2
+    return Cat(*acc)
+
+
+class RoundRobin(wiring.Component):
+    """Grants one of ``n`` requests, starting its search after the last advanced grant.
+
+    Ports: ``requests`` (In n), ``advance`` (In 1: the grant was used; ignored while no request is set), ``valid`` (Out 1: some
+    request is set), ``grant`` (Out: index of the granted request).
+
+    The search start is kept as a mask of the requests above the last grant (not as an index to
+    compare with every request), so a grant is two priority trees and a multiplexer deep.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        bits = max(1, (n - 1).bit_length())
+        super().__init__(
+            {
+                "requests": In(n),
+                "advance": In(1),
+                "valid": Out(1),
+                "grant": Out(bits),
+            }
+        )
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        above = Signal(self.n, init=(1 << self.n) - 1)  # requests searched first
+        masked = Signal(self.n)
+        m.d.comb += masked.eq(self.requests & above)
+        bits = len(self.grant)
+        any_all, low_all = lowest_set(self.requests, bits)
+        any_masked, low_masked = lowest_set(masked, bits)
+        m.d.comb += [
+            self.valid.eq(any_all),
+            self.grant.eq(Mux(any_masked, low_masked, low_all)),
+        ]
+        chosen = Signal(self.n)
+        m.d.comb += chosen.eq(Mux(any_masked, masked, self.requests))
+        with m.If(self.advance & any_all):
+            # (after a grant of the last request this is empty, and the search wraps)
+            m.d.sync += above.eq(prefix_or(chosen))
+        return m

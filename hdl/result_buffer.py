@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, ResultHeader, Status, StreamWord
-from .scheduler import RoundRobin
+from .priority import RoundRobin
 
 __all__ = ["ResultEmitter"]
 

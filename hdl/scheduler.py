@@ -17,50 +17,9 @@ from amaranth.lib.wiring import In, Out
 from .crypto_ports import cipher_start_layout, hash_start_layout
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, Auth, Status
-from .priority import lowest_set
+from .priority import RoundRobin
 
-__all__ = ["RoundRobin", "SlotScheduler"]
-
-
-class RoundRobin(wiring.Component):
-    """Grants one of ``n`` requests, starting its search after the last advanced grant.
-
-    Ports: ``requests`` (In n), ``advance`` (In 1: the grant was used), ``valid`` (Out 1: some
-    request is set), ``grant`` (Out: index of the granted request).
-    """
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        bits = max(1, (n - 1).bit_length())
-        super().__init__(
-            {
-                "requests": In(n),
-                "advance": In(1),
-                "valid": Out(1),
-                "grant": Out(bits),
-            }
-        )
-
-    def elaborate(self, platform) -> Elaboratable:
-        m = Module()
-        n = self.n
-        ptr = Signal.like(self.grant)
-        masked = Signal(n)
-        for i in range(n):
-            m.d.comb += masked[i].eq(self.requests[i] & (ptr <= i))
-        bits = len(self.grant)
-        any_all, low_all = lowest_set(self.requests, bits)
-        any_masked, low_masked = lowest_set(masked, bits)
-        m.d.comb += [
-            self.valid.eq(any_all),
-            self.grant.eq(Mux(any_masked, low_masked, low_all)),
-        ]
-        with m.If(self.advance):
-            with m.If(self.grant == n - 1):
-                m.d.sync += ptr.eq(0)
-            with m.Else():
-                m.d.sync += ptr.eq(self.grant + 1)
-        return m
+__all__ = ["SlotScheduler"]
 
 
 class SlotScheduler(wiring.Component):
