@@ -6,11 +6,20 @@ core's input buffer and feeds them to the lanes round-robin (an encrypting lane 
 block only while it has fewer than ``depth`` blocks outstanding, so that a full lane buffer never
 blocks the others), writes each output block into the core's output buffer at its place, and
 reports the job done when its last block has come back.
+
+Timing: every step starts from registers. Each lane keeps its next read and write addresses and
+flags for "blocks left to send", "last block to receive", "room for another block" and "its next
+word has arrived", all computed a cycle ahead from the next state (the arrival flag from the
+fill state a cycle old, which only errs towards waiting: a slot's fill count never falls while
+a lane works on it). Feeding is three register stages: pick a lane (round robin over the
+registered eligibility) and register its read address; read the input buffer; offer the block.
+Output blocks are written one cycle after they leave the CBC unit, and ``done`` is registered
+with the last write.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Elaboratable, Module, Signal
+from amaranth.hdl import Array, Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -47,16 +56,24 @@ class CipherAdapter(wiring.Component):
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
-        n, ib = self.lanes, self.idx_bits
+        n, ib, depth = self.lanes, self.idx_bits, self.depth
         c = self.core
+        abits = self.slot_bits + ib
 
         busy = Signal(n)
-        slot = Array(Signal(self.slot_bits, name=f"slot{k}") for k in range(n))
-        first = Array(Signal(ib, name=f"first{k}") for k in range(n))
-        blocks = Array(Signal(ib + 1, name=f"blocks{k}") for k in range(n))
-        sent = Array(Signal(ib + 1, name=f"sent{k}") for k in range(n))
-        recv = Array(Signal(ib + 1, name=f"recv{k}") for k in range(n))
         decrypt = Signal(n)
+        slot = Array(Signal(self.slot_bits, name=f"slot{k}") for k in range(n))
+        raddr = Array(Signal(abits, name=f"raddr{k}") for k in range(n))  # next block to read
+        ridx1 = Array(Signal(ib + 1, name=f"ridx1_{k}") for k in range(n))  # its index + 1
+        waddr = Array(Signal(abits, name=f"waddr{k}") for k in range(n))  # next block to write
+        left = Array(Signal(ib + 1, name=f"left{k}") for k in range(n))  # blocks still to send
+        rleft = Array(Signal(ib + 1, name=f"rleft{k}") for k in range(n))  # ... still to receive
+        outst = Array(Signal(range(depth + 2), name=f"outst{k}") for k in range(n))  # sent - received
+        # (bounded by the room check for encrypting lanes; decrypting lanes never look at it)
+        sendable = Signal(n)  # left != 0
+        left_gt1 = Signal(n)  # left > 1
+        rlast = Signal(n)  # rleft == 1
+        eligible = Signal(n)
 
         # ---- start: a free lane takes the job
         free_lane = Signal(lane_bits(n))
@@ -75,68 +92,120 @@ class CipherAdapter(wiring.Component):
         started = Signal()
         m.d.comb += started.eq(c.start.valid & c.start.ready)
 
-        # ---- output: write each block at its place; the job is done with its last block
+        # ---- output: write each block at its place (a cycle later); done with the last one
         o = self.cbc_o.payload
+        recv = Signal(n)
         finishing = Signal()
         m.d.comb += [
             self.cbc_o.ready.eq(1),
-            c.wr_en.eq(self.cbc_o.valid),
-            c.wr_addr.eq((slot[o.lane] << ib) | (first[o.lane] + recv[o.lane])[:ib]),
-            c.wr_data.eq(o.data),
-            finishing.eq(self.cbc_o.valid & (recv[o.lane] + 1 == blocks[o.lane])),
-            c.done.eq(finishing),
-            c.done_slot.eq(slot[o.lane]),
+            finishing.eq(self.cbc_o.valid & rlast.bit_select(o.lane, 1)),
         ]
-        with m.If(self.cbc_o.valid):
-            m.d.sync += recv[o.lane].eq(recv[o.lane] + 1)
-
-        # ---- feed: pick a lane, read its next block (stage A), offer it to the CBC unit (stage B)
-        eligible = Signal(n)
         for k in range(n):
-            outstanding = sent[k] - recv[k]
-            # cut-through: a job still arriving may read only the words already in
-            arrived = ~c.fill_active | (c.fill_slot != slot[k]) | ((first[k] + sent[k]) < c.fill_words)
-            m.d.comb += eligible[k].eq(
-                arrived
-                & busy[k]
-                & (sent[k] != blocks[k])
-                & (decrypt[k] | (outstanding[: ib + 1] < self.depth))
-            )
+            m.d.comb += recv[k].eq(self.cbc_o.valid & (o.lane == k))
+        w_en = Signal()
+        w_addr = Signal(abits)
+        w_data = Signal(64)
+        done = Signal()
+        done_slot = Signal(self.slot_bits)
+        m.d.sync += [
+            w_en.eq(self.cbc_o.valid),
+            w_addr.eq(waddr[o.lane]),
+            w_data.eq(o.data),
+            done.eq(finishing),
+            done_slot.eq(slot[o.lane]),
+        ]
+        m.d.comb += [
+            c.wr_en.eq(w_en),
+            c.wr_addr.eq(w_addr),
+            c.wr_data.eq(w_data),
+            c.done.eq(done),
+            c.done_slot.eq(done_slot),
+        ]
+
+        # ---- feed, stage 1: pick an eligible lane, register its read address
         m.submodules.rr = rr = RoundRobin(n)
         m.d.comb += rr.requests.eq(eligible)
-        b_valid = Signal()
-        b_lane = Signal(lane_bits(n))
-        m.d.comb += [
-            self.cbc_i.valid.eq(b_valid),
-            self.cbc_i.payload.lane.eq(b_lane),
-            self.cbc_i.payload.data.eq(c.rd_data),
-        ]
-        b_free = ~b_valid | self.cbc_i.ready
+        r_valid, r_lane, r_addr = Signal(), Signal(lane_bits(n)), Signal(abits)
+        d_valid, d_lane = Signal(), Signal(lane_bits(n))
+        d_free = Signal()
+        read = Signal()
         issue = Signal()
-        m.d.comb += issue.eq(b_free & rr.valid)
-        g = rr.grant
         m.d.comb += [
-            c.rd_en.eq(issue),
-            c.rd_addr.eq((slot[g] << ib) | (first[g] + sent[g])[:ib]),
+            d_free.eq(~d_valid | self.cbc_i.ready),
+            read.eq(r_valid & d_free),
+            issue.eq(rr.valid & (~r_valid | read)),
             rr.advance.eq(issue),
         ]
+        g = rr.grant
         with m.If(issue):
-            m.d.sync += [sent[g].eq(sent[g] + 1), b_valid.eq(1), b_lane.eq(g)]
+            m.d.sync += [r_valid.eq(1), r_lane.eq(g), r_addr.eq(raddr[g])]
+        with m.Elif(read):
+            m.d.sync += r_valid.eq(0)
+        # ---- stage 2: read the input buffer; stage 3: offer the block to the CBC unit
+        m.d.comb += [c.rd_en.eq(read), c.rd_addr.eq(r_addr)]
+        with m.If(read):
+            m.d.sync += [d_valid.eq(1), d_lane.eq(r_lane)]
         with m.Elif(self.cbc_i.ready):
-            m.d.sync += b_valid.eq(0)
+            m.d.sync += d_valid.eq(0)
+        m.d.comb += [
+            self.cbc_i.valid.eq(d_valid),
+            self.cbc_i.payload.lane.eq(d_lane),
+            self.cbc_i.payload.data.eq(c.rd_data),
+        ]
 
-        # ---- lane table (a lane starts only while free and finishes only while busy)
-        with m.If(started):
-            m.d.sync += [
-                slot[free_lane].eq(st.slot),
-                first[free_lane].eq(st.first),
-                blocks[free_lane].eq(st.blocks),
-                sent[free_lane].eq(0),
-                recv[free_lane].eq(0),
-            ]
+        # ---- per-lane state, and its flags for the next cycle
         for k in range(n):
-            with m.If(started & (free_lane == k)):
-                m.d.sync += [busy[k].eq(1), decrypt[k].eq(st.decrypt)]
+            took = Signal(name=f"took{k}")  # lane k issues a block this cycle
+            m.d.comb += took.eq(issue & (g == k))
+            start_k = started & (free_lane == k)
+            # flags of the next state, each a choice among values of this cycle's registers
+            send_next = Mux(took, left_gt1[k], sendable[k])
+            room_next = Mux(
+                took & ~recv[k],
+                outst[k] < depth - 1,
+                Mux(recv[k] & ~took, outst[k] <= depth, outst[k] < depth),
+            )
+            idx = raddr[k][:ib]
+            fill_here = c.fill_active & (c.fill_slot == slot[k])
+            arrived_next = ~fill_here | Mux(took, ridx1[k] < c.fill_words, idx < c.fill_words)
+            m.d.sync += [
+                eligible[k].eq(busy[k] & ~start_k & send_next & arrived_next & (decrypt[k] | room_next)),
+            ]
+            with m.If(took):
+                m.d.sync += [
+                    raddr[k].eq(raddr[k] + 1),
+                    ridx1[k].eq(ridx1[k] + 1),
+                    left[k].eq(left[k] - 1),
+                    sendable[k].eq(left_gt1[k]),
+                    left_gt1[k].eq(left[k] > 2),
+                ]
+            with m.If(took & ~recv[k]):
+                m.d.sync += outst[k].eq(outst[k] + 1)
+            with m.Elif(recv[k] & ~took):
+                m.d.sync += outst[k].eq(outst[k] - 1)
+            with m.If(recv[k]):
+                m.d.sync += [
+                    waddr[k].eq(waddr[k] + 1),
+                    rleft[k].eq(rleft[k] - 1),
+                    rlast[k].eq(rleft[k] == 2),
+                ]
+            # (a lane starts only while free and finishes only while busy)
+            with m.If(start_k):
+                base = Cat(st.first, st.slot)
+                m.d.sync += [
+                    busy[k].eq(1),
+                    decrypt[k].eq(st.decrypt),
+                    slot[k].eq(st.slot),
+                    raddr[k].eq(base),
+                    ridx1[k].eq(st.first + 1),
+                    waddr[k].eq(base),
+                    left[k].eq(st.blocks),
+                    rleft[k].eq(st.blocks),
+                    sendable[k].eq(st.blocks != 0),
+                    left_gt1[k].eq(st.blocks > 1),
+                    rlast[k].eq(st.blocks == 1),
+                    outst[k].eq(0),
+                ]
             with m.Elif(finishing & (o.lane == k)):
                 m.d.sync += busy[k].eq(0)
         return m

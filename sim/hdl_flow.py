@@ -94,7 +94,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if paths:
             print("deepest paths    (levels: LUT4 + routing, about 1.1 ns each; see sim/hdl_depth.py)")
             for p in paths:
-                print(f"  {p.levels:5.2f}  {p.start}  ->  {p.end}  ({p.end_pin}, {p.luts} nets)")
+                print(f"  {p.levels:5.2f}  {p.start}  ->  {p.end}  ({p.end_pin}, {p.luts} LUTs)")
         if pnr is not None:
             print(f"placed LUTs/FFs  {out['placed_luts']} / {out['placed_flip_flops']}")
             print(f"fmax             {out['fmax_mhz']} MHz (target {args.freq} MHz)")
