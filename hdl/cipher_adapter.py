@@ -11,8 +11,10 @@ Timing: every step starts from registers. Each lane keeps its next read and writ
 flags for "blocks left to send", "last block to receive", "room for another block" and "its next
 word has arrived", all computed a cycle ahead from the next state (the arrival flag from the
 fill state a cycle old, which only errs towards waiting: a slot's fill count never falls while
-a lane works on it). Feeding is three register stages: pick a lane (round robin over the
-registered eligibility) and register its read address; read the input buffer; offer the block.
+a lane works on it); the free lane for the next start is chosen a cycle ahead too. Feeding is a
+pipeline that never stalls: pick a lane (round robin over the registered eligibility), fetch its
+read address, read the input buffer, write the block into a small FIFO towards the CBC unit. A
+pick needs a credit (a FIFO place kept for it), so the CBC unit's ``ready`` ends at the FIFO.
 Output blocks are written one cycle after they leave the CBC unit, and ``done`` is registered
 with the last write.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
@@ -43,6 +46,9 @@ class CipherAdapter(wiring.Component):
         From the CBC unit's ``o`` (always taken).
     """
 
+    FEED_DEPTH = 8
+    """Blocks between a pick and the CBC unit: the three stages and the FIFO's slack."""
+
     def __init__(self, *, slot_bits: int, idx_bits: int, lanes: int, depth: int = 4) -> None:
         self.slot_bits, self.idx_bits, self.lanes, self.depth = slot_bits, idx_bits, lanes, depth
         super().__init__(
@@ -64,7 +70,8 @@ class CipherAdapter(wiring.Component):
         decrypt = Signal(n)
         slot = Array(Signal(self.slot_bits, name=f"slot{k}") for k in range(n))
         raddr = Array(Signal(abits, name=f"raddr{k}") for k in range(n))  # next block to read
-        ridx1 = Array(Signal(ib + 1, name=f"ridx1_{k}") for k in range(n))  # its index + 1
+        pidx = Array(Signal(ib, name=f"pidx{k}") for k in range(n))  # next block to pick: index
+        pidx1 = Array(Signal(ib + 1, name=f"pidx1_{k}") for k in range(n))  # ... + 1
         waddr = Array(Signal(abits, name=f"waddr{k}") for k in range(n))  # next block to write
         left = Array(Signal(ib + 1, name=f"left{k}") for k in range(n))  # blocks still to send
         rleft = Array(Signal(ib + 1, name=f"rleft{k}") for k in range(n))  # ... still to receive
@@ -75,11 +82,20 @@ class CipherAdapter(wiring.Component):
         rlast = Signal(n)  # rleft == 1
         eligible = Signal(n)
 
-        # ---- start: a free lane takes the job
+        # ---- start: a free lane takes the job. The free lane is chosen a cycle ahead: the
+        # lowest lane free now, or, if the chosen one starts now, the lowest other free lane.
         free_lane = Signal(lane_bits(n))
         any_free = Signal()
-        found, index = lowest_set(~busy, len(free_lane))
-        m.d.comb += [free_lane.eq(index), any_free.eq(found)]
+        started = Signal()
+        free_now = ~busy
+        found, index = lowest_set(free_now, len(free_lane))
+        taken = Signal(n)
+        m.d.comb += taken.eq(Cat(free_lane == k for k in range(n)))
+        found_other, index_other = lowest_set(free_now & ~taken, len(free_lane))
+        m.d.sync += [
+            free_lane.eq(Mux(started, index_other, index)),
+            any_free.eq(Mux(started, found_other, found)),
+        ]
         st = c.start.payload
         m.d.comb += [
             self.cbc_start.valid.eq(c.start.valid & any_free),
@@ -89,7 +105,6 @@ class CipherAdapter(wiring.Component):
             self.cbc_start.payload.iv.eq(st.iv),
             c.start.ready.eq(any_free & self.cbc_start.ready),
         ]
-        started = Signal()
         m.d.comb += started.eq(c.start.valid & c.start.ready)
 
         # ---- output: write each block at its place (a cycle later); done with the last one
@@ -122,42 +137,55 @@ class CipherAdapter(wiring.Component):
             c.done_slot.eq(done_slot),
         ]
 
-        # ---- feed, stage 1: pick an eligible lane, register its read address
+        # ---- feed: pick (stage 1), address (2), buffer read (3), into a FIFO towards the CBC
+        # unit. The stages never stall: a pick needs a credit, a place in the FIFO kept free for
+        # it, so the CBC unit's ready reaches the FIFO only and not the pick.
         m.submodules.rr = rr = RoundRobin(n)
+        m.submodules.feed = feed = SyncFIFO(width=lane_bits(n) + 64, depth=self.FEED_DEPTH)
         m.d.comb += rr.requests.eq(eligible)
-        r_valid, r_lane, r_addr = Signal(), Signal(lane_bits(n)), Signal(abits)
-        d_valid, d_lane = Signal(), Signal(lane_bits(n))
-        d_free = Signal()
-        read = Signal()
-        issue = Signal()
+        credits = Signal(range(self.FEED_DEPTH + 1), init=self.FEED_DEPTH)
+        has_credit = Signal(init=1)
+        issue, popped = Signal(), Signal()
         m.d.comb += [
-            d_free.eq(~d_valid | self.cbc_i.ready),
-            read.eq(r_valid & d_free),
-            issue.eq(rr.valid & (~r_valid | read)),
+            issue.eq(rr.valid & has_credit),
             rr.advance.eq(issue),
+            popped.eq(feed.r_rdy & feed.r_en),
         ]
+        with m.If(issue & ~popped):
+            m.d.sync += [credits.eq(credits - 1), has_credit.eq(credits > 1)]
+        with m.Elif(popped & ~issue):
+            m.d.sync += [credits.eq(credits + 1), has_credit.eq(1)]
         g = rr.grant
-        with m.If(issue):
-            m.d.sync += [r_valid.eq(1), r_lane.eq(g), r_addr.eq(raddr[g])]
-        with m.Elif(read):
-            m.d.sync += r_valid.eq(0)
-        # ---- stage 2: read the input buffer; stage 3: offer the block to the CBC unit
-        m.d.comb += [c.rd_en.eq(read), c.rd_addr.eq(r_addr)]
-        with m.If(read):
-            m.d.sync += [d_valid.eq(1), d_lane.eq(r_lane)]
-        with m.Elif(self.cbc_i.ready):
-            m.d.sync += d_valid.eq(0)
+        s1_valid, s2_valid, s3_valid = Signal(), Signal(), Signal()
+        s1_lane, s2_lane, s3_lane = (Signal(lane_bits(n), name=f"s{i}_lane") for i in (1, 2, 3))
+        s2_addr = Signal(abits)
+        m.d.sync += [
+            s1_valid.eq(issue),
+            s1_lane.eq(g),
+            s2_valid.eq(s1_valid),
+            s2_lane.eq(s1_lane),
+            s2_addr.eq(raddr[s1_lane]),
+            s3_valid.eq(s2_valid),
+            s3_lane.eq(s2_lane),
+        ]
+        with m.If(s1_valid):
+            m.d.sync += raddr[s1_lane].eq(raddr[s1_lane] + 1)
         m.d.comb += [
-            self.cbc_i.valid.eq(d_valid),
-            self.cbc_i.payload.lane.eq(d_lane),
-            self.cbc_i.payload.data.eq(c.rd_data),
+            c.rd_en.eq(s2_valid),
+            c.rd_addr.eq(s2_addr),
+            feed.w_en.eq(s3_valid),
+            feed.w_data.eq(Cat(c.rd_data, s3_lane)),
+            self.cbc_i.valid.eq(feed.r_rdy),
+            self.cbc_i.payload.data.eq(feed.r_data[:64]),
+            self.cbc_i.payload.lane.eq(feed.r_data[64:]),
+            feed.r_en.eq(self.cbc_i.ready),
         ]
 
         # ---- per-lane state, and its flags for the next cycle
         for k in range(n):
             took = Signal(name=f"took{k}")  # lane k issues a block this cycle
             m.d.comb += took.eq(issue & (g == k))
-            start_k = started & (free_lane == k)
+            start_k = started & taken[k]
             # flags of the next state, each a choice among values of this cycle's registers
             send_next = Mux(took, left_gt1[k], sendable[k])
             room_next = Mux(
@@ -165,16 +193,15 @@ class CipherAdapter(wiring.Component):
                 outst[k] < depth - 1,
                 Mux(recv[k] & ~took, outst[k] <= depth, outst[k] < depth),
             )
-            idx = raddr[k][:ib]
             fill_here = c.fill_active & (c.fill_slot == slot[k])
-            arrived_next = ~fill_here | Mux(took, ridx1[k] < c.fill_words, idx < c.fill_words)
+            arrived_next = ~fill_here | Mux(took, pidx1[k] < c.fill_words, pidx[k] < c.fill_words)
             m.d.sync += [
                 eligible[k].eq(busy[k] & ~start_k & send_next & arrived_next & (decrypt[k] | room_next)),
             ]
             with m.If(took):
                 m.d.sync += [
-                    raddr[k].eq(raddr[k] + 1),
-                    ridx1[k].eq(ridx1[k] + 1),
+                    pidx[k].eq(pidx[k] + 1),
+                    pidx1[k].eq(pidx1[k] + 1),
                     left[k].eq(left[k] - 1),
                     sendable[k].eq(left_gt1[k]),
                     left_gt1[k].eq(left[k] > 2),
@@ -197,7 +224,8 @@ class CipherAdapter(wiring.Component):
                     decrypt[k].eq(st.decrypt),
                     slot[k].eq(st.slot),
                     raddr[k].eq(base),
-                    ridx1[k].eq(st.first + 1),
+                    pidx[k].eq(st.first),
+                    pidx1[k].eq(st.first + 1),
                     waddr[k].eq(base),
                     left[k].eq(st.blocks),
                     rleft[k].eq(st.blocks),

@@ -153,15 +153,23 @@ class EngineCore(wiring.Component):
 
         # Performance counters.
         p = self.perf
-        stall = (self.jobs.valid & ~self.jobs.ready) | (self.results.valid & ~self.results.ready)
+        # Busy, stall and hash-block events are registered first (they count a cycle late): each
+        # is the end of a slot-wide OR, a handshake or a hash lane's state, too long a path in
+        # front of a wide adder.
+        busy, stall, hash_block = Signal(), Signal(), Signal()
+        m.d.sync += [
+            busy.eq(sched.busy),
+            stall.eq((self.jobs.valid & ~self.jobs.ready) | (self.results.valid & ~self.results.ready)),
+            hash_block.eq(hp.block),
+        ]
         m.d.sync += [
             p.cycles.eq(p.cycles + 1),
-            p.busy_cycles.eq(p.busy_cycles + sched.busy),
+            p.busy_cycles.eq(p.busy_cycles + busy),
             p.stall_cycles.eq(p.stall_cycles + stall),
             p.jobs_done.eq(
                 p.jobs_done + (self.results.valid & self.results.ready & self.results.payload.last)
             ),
             p.des_blocks.eq(p.des_blocks + cp.wr_en),
-            p.hash_blocks.eq(p.hash_blocks + hp.block),
+            p.hash_blocks.eq(p.hash_blocks + hash_block),
         ]
         return m

@@ -23,7 +23,9 @@ rotation's last level into the carry cells' LUTs. ``carry="ecp5"`` does it by ha
 CCU2C LUT computes ``pre ^ F(b, c, d)`` (from pre, b and the two prepared F values) in the first
 adder and ``b ^ (rotated_lo | rotated_hi)`` in the second, two LUT levels off the loop:
 101.3-106.7 MHz alone (``--param carry=ecp5``, same seeds). That netlist is for synthesis: the
-tests run it in Icarus with yosys's CCU2C model, the default (``carry=None``) everywhere else.
+default, ``carry="auto"``, builds it when the core is elaborated for ECP5 (platform
+:data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain adders otherwise; the tests run
+the CCU2C version in Icarus with yosys's cell model.
 """
 
 import functools
@@ -33,6 +35,8 @@ import operator
 from amaranth import Array, Cat, Const, Instance, Module, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from .target import family
 
 __all__ = ["MD5Core", "MD5Block", "MD5State", "T", "S", "K"]
 
@@ -119,12 +123,14 @@ class MD5Core(wiring.Component):
         the step after ``a + F(b,c,d) + X[k] + T[i]`` (rotation and the add of b in the second
         cycle): 129 cycles per block at a clock close to the SHA-1 core's, for designs whose
         clock MD5's one-cycle step would limit.
-    carry : None or "ecp5"
+    carry : "auto", None or "ecp5"
         ``"ecp5"``: build the step's two adders from ECP5 ``CCU2C`` carry cells, each bit's LUT
         also computing F (first adder) or the rotation's last OR (second adder), which yosys
         does not fold in: two LUT levels off the step (for synthesis only: Amaranth's simulator
         cannot run the instances; a test runs them in Icarus with yosys's cell models).
-        ``step_cycles`` must be 1 then.
+        ``step_cycles`` must be 1 then. ``None``: plain adders. ``"auto"`` (default): ``"ecp5"``
+        when elaborated for the ECP5 family (:func:`hdl.target.family`) with one step per cycle,
+        else ``None``.
 
     The block and ``iv`` are latched at acceptance, so the source may change them right after.
     """
@@ -133,12 +139,12 @@ class MD5Core(wiring.Component):
     cv: Out(MD5State)
     done: Out(1)
 
-    def __init__(self, *, step_cycles: int = 1, carry: str | None = None):
+    def __init__(self, *, step_cycles: int = 1, carry: str | None = "auto"):
         if step_cycles not in (1, 2):
             raise ValueError(f"step_cycles must be 1 or 2, not {step_cycles}")
-        if carry not in (None, "ecp5"):
-            raise ValueError(f"carry must be None or 'ecp5', not {carry!r}")
-        if carry and step_cycles != 1:
+        if carry not in (None, "ecp5", "auto"):
+            raise ValueError(f"carry must be 'auto', None or 'ecp5', not {carry!r}")
+        if carry == "ecp5" and step_cycles != 1:
             raise ValueError("carry='ecp5' needs step_cycles=1")
         self.step_cycles = step_cycles
         self.carry = carry
@@ -146,6 +152,9 @@ class MD5Core(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        carry = self.carry
+        if carry == "auto":
+            carry = "ecp5" if family(platform) == "ecp5" and self.step_cycles == 1 else None
 
         x = Array(Signal(32, name=f"x{j}") for j in range(16))  # X[0..15], the block
         a, b, c, d = (Signal(32, name=n) for n in "abcd")  # working variables
@@ -174,7 +183,7 @@ class MD5Core(wiring.Component):
         total = Signal(32)
         rotated = Signal(32)
         m.d.comb += f.eq((b & f_one) | (~b & f_zero))
-        if self.carry:  # LUT inputs: a = pre, b = F(1, c, d), c = F(0, c, d), d = b
+        if carry:  # LUT inputs: a = pre, b = F(1, c, d), c = F(0, c, d), d = b
             m.d.comb += total.eq(
                 _ecp5_add(m, "step_sum", pre, f_one, f_zero, b, lambda a, p, q, s: a ^ (p if s else q))
             )
@@ -205,7 +214,7 @@ class MD5Core(wiring.Component):
         b_load = Signal()
         m.d.comb += b_base.eq(b)
         b_next = Signal(32)
-        if self.carry:  # LUT inputs: a = b_base, c and d = the rotation's two halves
+        if carry:  # LUT inputs: a = b_base, c and d = the rotation's two halves
             zero = Const(0, 32)
             m.d.comb += b_next.eq(
                 _ecp5_add(m, "step_b", b_base, zero, rotated_lo, rotated_hi, lambda a, _, p, q: a ^ (p | q))

@@ -56,8 +56,9 @@ def prefix_or(bits: Value) -> Value:
 class RoundRobin(wiring.Component):
     """Grants one of ``n`` requests, starting its search after the last advanced grant.
 
-    Ports: ``requests`` (In n), ``advance`` (In 1: the grant was used; ignored while no request is set), ``valid`` (Out 1: some
-    request is set), ``grant`` (Out: index of the granted request).
+    Ports: ``requests`` (In n), ``advance`` (In 1: the grant was used; ignored while no request
+    is set), ``valid`` (Out 1: some request is set), ``grant`` (Out: index of the granted
+    request).
 
     The search start is kept as a mask of the requests above the last grant (not as an index to
     compare with every request), so a grant is two priority trees and a multiplexer deep.

@@ -16,6 +16,7 @@ from amaranth.lib import data, enum
 
 import hdl.layouts as layouts
 from driver.cosim.verilog import TOP, build_engine, engine_parameters, engine_verilog, port_info
+from hdl.target import TARGETS
 
 LAYOUT_NAMES = ("JobHeader", "ResultHeader", "SAContext", "ContextWrite", "StreamWord", "PerfCounters")
 ENUM_NAMES = ("Op", "Cipher", "Auth", "Status")
@@ -53,10 +54,16 @@ def describe_layouts() -> dict[str, object]:
     }
 
 
-def export(out: Path, params: Mapping[str, object] | None = None) -> tuple[Path, Path]:
-    """Write ``engine.v`` and ``engine.json`` into ``out``; return their paths."""
+def export(
+    out: Path, params: Mapping[str, object] | None = None, target: str = "generic"
+) -> tuple[Path, Path]:
+    """Write ``engine.v`` and ``engine.json`` into ``out``; return their paths. ``target``: a
+    key of :data:`hdl.target.TARGETS` (``generic``: plain Verilog; ``ecp5``: with the ECP5 cells
+    :mod:`hdl.md5` uses, for ECP5 synthesis only)."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
     engine = build_engine(params)
-    verilog = engine_verilog(engine)
+    verilog = engine_verilog(engine, TARGETS[target])
     ports = port_info(engine)
     out.mkdir(parents=True, exist_ok=True)
     v_path, j_path = out / f"{TOP}.v", out / f"{TOP}.json"
@@ -66,6 +73,7 @@ def export(out: Path, params: Mapping[str, object] | None = None) -> tuple[Path,
         "verilog": v_path.name,
         "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
         "requested_parameters": dict(params or {}),
+        "target": target,
         "parameters": engine_parameters(engine),
         "ports": {
             "clock": "clk",

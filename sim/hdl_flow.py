@@ -39,7 +39,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .hdl_export import export
 
     try:
-        v, j = export(Path(args.out), _params(args))
+        v, j = export(Path(args.out), _params(args), args.target)
     except ValueError as e:
         print(f"esa hdl export: {e}", file=sys.stderr)
         return 2
@@ -61,9 +61,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if args.unit:
             from .hdl_units import export_unit
 
-            v = export_unit(args.unit, work, _params(args))
+            v = export_unit(args.unit, work, _params(args), "ecp5")
         else:
-            v, _ = export(work, _params(args))
+            v, _ = export(work, _params(args), "ecp5")
     except ValueError as e:
         print(f"esa hdl synth: {e}", file=sys.stderr)
         return 2
@@ -174,6 +174,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     q = sub.add_parser("export", help="write the engine's Verilog and a JSON of its parameters and layouts")
     q.add_argument("--out", default="build/hdl", help="output folder (default: build/hdl)")
+    q.add_argument(
+        "--target",
+        choices=("generic", "ecp5"),
+        default="generic",
+        help="generic: plain Verilog for any simulator (default); ecp5: with the ECP5 carry cells "
+        "the MD5 step uses, for ECP5 synthesis",
+    )
     common(q)
     q.set_defaults(func=cmd_export)
 

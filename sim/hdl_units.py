@@ -80,10 +80,17 @@ def build_unit(name: str, params: Mapping[str, object] | None = None) -> wiring.
     return _unit_class(name)(**params)
 
 
-def export_unit(name: str, out: Path, params: Mapping[str, object] | None = None) -> Path:
-    """Write the unit's Verilog as module :data:`~driver.cosim.verilog.TOP` into ``out``."""
+def export_unit(
+    name: str, out: Path, params: Mapping[str, object] | None = None, target: str = "generic"
+) -> Path:
+    """Write the unit's Verilog as module :data:`~driver.cosim.verilog.TOP` into ``out``, for
+    ``target`` (a key of :data:`hdl.target.TARGETS`)."""
+    from hdl.target import TARGETS
+
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
     unit = build_unit(name, params)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{TOP}.v"
-    path.write_text(verilog.convert(unit, name=TOP, emit_src=False))
+    path.write_text(verilog.convert(unit, name=TOP, emit_src=False, platform=TARGETS[target]))
     return path

@@ -78,10 +78,12 @@ def port_info(engine: wiring.Component) -> PortInfo:
     return PortInfo(payload("jobs"), payload("results"), payload("contexts"), perf)
 
 
-def engine_verilog(engine: wiring.Component) -> str:
+def engine_verilog(engine: wiring.Component, target: object = None) -> str:
     """Verilog of ``engine`` as module :data:`TOP`, ports named as Amaranth flattens them
-    (``jobs__payload``, ``jobs__valid``, ..., ``clk``, ``rst``)."""
-    return verilog.convert(engine, name=TOP, emit_src=False)
+    (``jobs__payload``, ``jobs__valid``, ..., ``clk``, ``rst``). ``target``: an
+    :mod:`hdl.target` synthesis target (vendor cells where they help), or None for plain Verilog
+    that any simulator runs."""
+    return verilog.convert(engine, name=TOP, emit_src=False, platform=target)
 
 
 def _hdl_sources_digest() -> str:
