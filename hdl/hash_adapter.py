@@ -6,11 +6,17 @@ ciphertext from the input buffer; an outbound ESP job's ciphertext from the outp
 sends them to the pool a 64-byte block at a time, going round the open jobs, so that every lane
 has its next block while it compresses the current one. The pool's computed ICV goes back to the
 core, which compares it with a verifying job's expected ICV.
+
+Timing: the core's job is registered before it is offered to the pool, and the free entry is a
+register. The word issued each cycle comes from the *current* entry (a register), with the
+entry's next-word facts (last word, block end, which buffer) kept as registers beside its
+counters; the round robin only chooses the entry that follows at a block's end. The buffer read
+address is thus a multiplexer of registers, and the core's read contract is unchanged.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Elaboratable, Module, Signal
+from amaranth.hdl import Array, Cat, Elaboratable, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -51,41 +57,68 @@ class HashAdapter(wiring.Component):
         ebits = max(1, (n - 1).bit_length())
         c = self.core
 
-        # Open jobs: those with message words still to send (at most one per pool lane).
+        # Open jobs: those with message words still to send (at most one per pool lane). Beside
+        # each entry's word counter, registered facts about its next word, so that the word
+        # issued from the current entry needs no arithmetic.
         open_ = Signal(n)
         slot = Array(Signal(self.slot_bits, name=f"slot{k}") for k in range(n))
-        total = Array(Signal(ib + 1, name=f"total{k}") for k in range(n))
-        sent = Array(Signal(ib + 1, name=f"sent{k}") for k in range(n))
-        split = Array(Signal(ib + 1, name=f"split{k}") for k in range(n))
+        sent = Array(Signal(ib + 2, name=f"sent{k}") for k in range(n))  # words sent
+        left = Array(Signal(ib + 2, name=f"left{k}") for k in range(n))  # words still to send
+        split_m1 = Array(Signal(ib + 1, name=f"split_m1_{k}") for k in range(n))  # split - 1
+        nxt_last = Array(Signal(name=f"nxt_last{k}") for k in range(n))  # the next word is the job's last
+        nxt_end = Array(Signal(name=f"nxt_end{k}") for k in range(n))  # ... or ends a 64-byte block
+        nxt_out = Array(Signal(name=f"nxt_out{k}") for k in range(n))  # ... comes from the output buffer
 
-        # ---- start: the pool takes the job; the adapter opens an entry for its words
+        # ---- start: the core's job is registered first, then offered to the pool
+        j_valid = Signal()
+        j = Signal.like(c.start.payload)
+        j_words = Signal(ib + 2)
+        j_one = Signal()  # j_words == 1
+        j_split_m1 = Signal(ib + 1)
+        st = c.start.payload
+        words = Signal(ib + 2)
+        m.d.comb += [words.eq((st.msg_bytes + 7) >> 3), c.start.ready.eq(~j_valid)]
+        with m.If(c.start.valid & ~j_valid):
+            m.d.sync += [
+                j_valid.eq(1),
+                j.eq(st),
+                j_words.eq(words),
+                j_one.eq(words == 1),
+                j_split_m1.eq(st.split - 1),
+            ]
+        # a free entry, registered (an entry opened at a start shows as taken a cycle later, and
+        # the next start is two cycles away at least)
         free_e = Signal(ebits)
         any_free = Signal()
         found, index = lowest_set(~open_, ebits)
-        m.d.comb += [free_e.eq(index), any_free.eq(found)]
-        st = c.start.payload
-        words = Signal(ib + 2)
-        m.d.comb += words.eq((st.msg_bytes + 7) >> 3)
+        m.d.sync += [free_e.eq(index), any_free.eq(found)]
         pj = self.pool_jobs.payload
         m.d.comb += [
-            self.pool_jobs.valid.eq(c.start.valid & any_free),
-            pj.id.eq(st.slot),
-            pj.auth.eq(st.auth),
+            self.pool_jobs.valid.eq(j_valid & any_free),
+            pj.id.eq(j.slot),
+            pj.auth.eq(j.auth),
             pj.verify.eq(0),  # the core compares the ICV itself
-            pj.length.eq(st.msg_bytes),
-            pj.inner.eq(st.inner),
-            pj.outer.eq(st.outer),
-            c.start.ready.eq(any_free & self.pool_jobs.ready),
+            pj.length.eq(j.msg_bytes),
+            pj.inner.eq(j.inner),
+            pj.outer.eq(j.outer),
         ]
         started = Signal()
-        m.d.comb += started.eq(c.start.valid & c.start.ready)
+        m.d.comb += started.eq(self.pool_jobs.valid & self.pool_jobs.ready)
+        with m.If(started):
+            m.d.sync += j_valid.eq(0)
 
-        # ---- feed: pick an open job, read its next word (stage A), offer it to the pool (stage B)
+        # ---- feed: the current entry's next word is read (stage A) and offered to the pool
+        # (stage B). The current entry stays for a whole block; at its end the round robin names
+        # the next one among the other open entries (the current one continues if there is none).
+        cur_valid = Signal()
+        cur = Signal(ebits)
+        cur_oh = Signal(n)  # one-hot of `cur` while `cur_valid`, else 0
         m.submodules.rr = rr = RoundRobin(n)
-        m.d.comb += rr.requests.eq(open_)
+        m.d.comb += rr.requests.eq(open_ & ~cur_oh)
         b_valid = Signal()
         b_slot = Signal(self.slot_bits)
         b_last = Signal()
+        b_block_end = Signal()
         pd = self.pool_data.payload
         m.d.comb += [
             self.pool_data.valid.eq(b_valid),
@@ -93,46 +126,54 @@ class HashAdapter(wiring.Component):
             pd.data.eq(c.rd_data),
             pd.last.eq(b_last),
         ]
-        b_free = ~b_valid | self.pool_data.ready
         issue = Signal()
-        m.d.comb += issue.eq(b_free & rr.valid)
-        g = rr.grant
+        m.d.comb += issue.eq(cur_valid & (~b_valid | self.pool_data.ready))
         last = Signal()
         block_end = Signal()
         m.d.comb += [
-            last.eq(sent[g] + 1 == total[g]),
-            block_end.eq(last | (sent[g][:3] == 7)),
+            last.eq(nxt_last[cur]),
+            block_end.eq(nxt_end[cur]),
             c.rd_en.eq(issue),
-            c.rd_addr.eq((slot[g] << ib) | sent[g][:ib]),
-            c.rd_out.eq(sent[g] >= split[g]),
-            # stay on one job for a whole block: the round robin moves on at block ends
-            rr.advance.eq(issue & block_end),
+            c.rd_addr.eq(Cat(sent[cur][:ib], slot[cur])),
+            c.rd_out.eq(nxt_out[cur]),
         ]
-        b_block_end = Signal()
         with m.If(issue):
-            m.d.sync += [
-                sent[g].eq(sent[g] + 1),
-                b_valid.eq(1),
-                b_slot.eq(slot[g]),
-                b_last.eq(last),
-                b_block_end.eq(block_end),
-            ]
+            m.d.sync += [b_valid.eq(1), b_slot.eq(slot[cur]), b_last.eq(last), b_block_end.eq(block_end)]
         with m.Elif(self.pool_data.ready):
             m.d.sync += b_valid.eq(0)
         m.d.comb += c.block.eq(self.pool_data.valid & self.pool_data.ready & b_block_end)
 
-        with m.If(started):
-            m.d.sync += [
-                slot[free_e].eq(st.slot),
-                total[free_e].eq(words),
-                sent[free_e].eq(0),
-                split[free_e].eq(st.split),
-            ]
+        move = Signal()
+        m.d.comb += [move.eq(~cur_valid | (issue & block_end)), rr.advance.eq(move)]
+        with m.If(move):
+            with m.If(rr.valid):
+                m.d.sync += [cur_valid.eq(1), cur.eq(rr.grant), cur_oh.eq(1 << rr.grant)]
+            with m.Elif(~cur_valid | last):
+                m.d.sync += [cur_valid.eq(0), cur_oh.eq(0)]
+
         for k in range(n):
             with m.If(started & (free_e == k)):
-                m.d.sync += open_[k].eq(words != 0)
-            with m.Elif(issue & (g == k) & last):
-                m.d.sync += open_[k].eq(0)
+                m.d.sync += [
+                    slot[k].eq(j.slot),
+                    left[k].eq(j_words),
+                    sent[k].eq(0),
+                    split_m1[k].eq(j_split_m1),
+                    nxt_last[k].eq(j_one),
+                    nxt_end[k].eq(j_one),
+                    nxt_out[k].eq(j.split == 0),
+                    open_[k].eq(j_words != 0),
+                ]
+            with m.Elif(issue & cur_oh[k]):
+                s_k, l_k = sent[k], left[k]
+                m.d.sync += [
+                    s_k.eq(s_k + 1),
+                    l_k.eq(l_k - 1),
+                    nxt_last[k].eq(l_k == 2),
+                    nxt_end[k].eq((l_k == 2) | (s_k[:3] == 6)),
+                    nxt_out[k].eq(nxt_out[k] | (s_k == split_m1[k])),
+                ]
+                with m.If(nxt_last[k]):
+                    m.d.sync += open_[k].eq(0)
 
         # ---- results back to the core
         r = self.pool_results.payload

@@ -31,12 +31,13 @@ tests are registers beside the counters (``msg_last``, ``msg_done``; the lane's 
 ``data_last``), off the paths into the feed FIFO and the block buffer.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .hash_unit import STATE_BITS, HashAlgorithm, HashLane
 from .layouts import ICV_BYTES, ICV_WORDS, Auth, StreamWord
+from .priority import lowest_set
 
 __all__ = ["HMACJob", "HMACWord", "HMACResult", "HMACUnit", "HMACPool", "ID_BITS", "JOB_LENGTH_BITS"]
 
@@ -197,6 +198,7 @@ class HMACUnit(wiring.Component):
         verify = Signal()
         keyed = Signal()  # RFC 1828: append the key, no outer hash
         length = Signal(JOB_LENGTH_BITS)
+        inner_length = Signal(JOB_LENGTH_BITS + 1)  # the inner hash's message bytes (keyed MD5: + key)
         msg_left = Signal(JOB_LENGTH_BITS - 2)  # message words still to pass to the lane
         msg_last = Signal()  # msg_left == 1, kept beside the counter (off the feed's path)
         msg_done = Signal()  # msg_left == 0
@@ -258,16 +260,19 @@ class HMACUnit(wiring.Component):
                 with m.If(self.job.valid):
                     p = self.job.payload
                     n_words = (p.length + 7) >> 3
-                    no_words = (n_words == 0) & ~p.verify
+                    # (the tests of the word count read the length itself, off the adder)
+                    one_word = (p.length != 0) & (p.length <= 8)
+                    no_words = (p.length == 0) & ~p.verify
                     m.d.sync += [
                         self.result.payload.id.eq(p.id),
                         auth.eq(p.auth),
                         verify.eq(p.verify),
                         keyed.eq(p.auth == Auth.KEYED_MD5),
                         length.eq(p.length),
+                        inner_length.eq(p.length + Mux(p.auth == Auth.KEYED_MD5, 16, 0)),
                         msg_left.eq(n_words),
-                        msg_last.eq(n_words == 1),
-                        msg_done.eq(n_words == 0),
+                        msg_last.eq(one_word),
+                        msg_done.eq(p.length == 0),
                         merge_tail.eq((p.auth == Auth.KEYED_MD5) & (p.length[0:3] != 0)),
                         state.eq(p.inner),
                         key.eq(Cat(Const(0, 32), p.outer)),
@@ -285,7 +290,7 @@ class HMACUnit(wiring.Component):
                     lp.algorithm.eq(algorithm),
                     lp.iv.eq(state),
                     lp.prefix.eq(64),
-                    lp.length.eq(length + Mux(keyed, 16, 0)),
+                    lp.length.eq(inner_length),
                 ]
                 with m.If(lane.start.ready):
                     m.next = "MESSAGE"
@@ -420,11 +425,13 @@ class HMACPool(wiring.Component):
         Data words, each for the job its ``id`` names, in that job's order (see
         :attr:`HMACUnit.data`). Send a job's words only after the pool accepted the job. A word
         whose id names no job that takes words is taken and dropped (``dropped`` strobes).
-        A word for a lane that is not ready stalls the stream.
+        A word for a lane that is not ready stalls the stream. The words pass a two-word input
+        buffer (``ready`` is a register; a word reaches its lane two cycles after its transfer
+        at the earliest); a word's lane is looked up when it enters the buffer's head.
     results : Out(stream.Signature(HMACResult))
-        One result per job.
+        One result per job, from a register (a cycle after the lane finished).
     dropped : Out(1)
-        Strobe: a data word naming no open job was dropped this cycle.
+        Strobe: a data word naming no open job was dropped this cycle (at the buffer's head).
     busy : Out(lanes)
         Bit i: lane i holds a job.
     """
@@ -482,32 +489,63 @@ class HMACPool(wiring.Component):
             taken = taken | able
         m.d.comb += self.jobs.ready.eq(taken)
 
-        # Data: to the lane whose open job has the word's id.
+        # Data: through a two-word input buffer whose head already knows its lane: the id is
+        # compared with the lanes' job ids when the word enters the head, so the data stream's
+        # `ready` is a register and the compare is off the path from the lanes' `ready`.
+        # (A lane that closes while the word waits is seen: the word is then dropped.)
         word = self.data.payload
-        matched = Const(0)
-        ready = Const(0)
-        for u in units:
-            match = u.open & (u.job_id == word.id)
-            m.d.comb += [
-                u.data.payload.data.eq(word.data),
-                u.data.payload.last.eq(word.last),
-                u.data.valid.eq(self.data.valid & match),
-            ]
-            matched = matched | match
-            ready = ready | (match & u.data.ready)
-        m.d.comb += [
-            self.data.ready.eq(ready | ~matched),
-            self.dropped.eq(self.data.valid & ~matched),
-        ]
+        open_ = Cat(u.open for u in units)
+        lane_ready = Cat(u.data.ready for u in units)
+        head_valid = Signal()
+        head = Signal(HMACWord)
+        head_match = Signal(self.lanes)
+        skid_valid = Signal()
+        skid = Signal(HMACWord)
+        m.d.comb += self.data.ready.eq(~skid_valid)
+        incoming = Signal()
+        m.d.comb += incoming.eq(self.data.valid & ~skid_valid)
 
-        # Results: the lowest-numbered lane with one.
-        earlier = Const(0)
-        for u in units:
-            with m.If(u.result.valid & ~earlier):
-                m.d.comb += [
-                    self.results.valid.eq(1),
-                    self.results.payload.eq(u.result.payload),
-                    u.result.ready.eq(self.results.ready),
-                ]
-            earlier = earlier | u.result.valid
+        routed = Signal(self.lanes)  # the head's lane, if it is still open
+        m.d.comb += routed.eq(head_match & open_)
+        head_go = Signal()
+        m.d.comb += [
+            head_go.eq(head_valid & ((routed & lane_ready).any() | ~routed.any())),
+            self.dropped.eq(head_valid & ~routed.any()),
+        ]
+        for i, u in enumerate(units):
+            m.d.comb += [
+                u.data.payload.data.eq(head.data),
+                u.data.payload.last.eq(head.last),
+                u.data.valid.eq(head_valid & routed[i]),
+            ]
+        src = Signal(HMACWord)
+        m.d.comb += src.eq(Mux(skid_valid, skid, word))
+        with m.If(~head_valid | head_go):
+            m.d.sync += [
+                head_valid.eq(skid_valid | incoming),
+                head.eq(src),
+                head_match.eq(Cat(u.open & (u.job_id == src.id) for u in units)),
+                skid_valid.eq(0),
+            ]
+        with m.Elif(incoming):
+            m.d.sync += [skid_valid.eq(1), skid.eq(word)]
+
+        # Results: a register, loaded from the lowest-numbered lane with one (a log-depth choice).
+        res_valid = Signal()
+        res = Signal(HMACResult)
+        has = Cat(u.result.valid for u in units)
+        found, index = lowest_set(has, max(1, (self.lanes - 1).bit_length()))
+        payloads = Array(u.result.payload.as_value() for u in units)
+        load = Signal()
+        m.d.comb += [
+            self.results.valid.eq(res_valid),
+            self.results.payload.eq(res),
+            load.eq(found & (~res_valid | self.results.ready)),
+        ]
+        for i, u in enumerate(units):
+            m.d.comb += u.result.ready.eq(load & (index == i))
+        with m.If(load):
+            m.d.sync += [res_valid.eq(1), res.eq(payloads[index])]
+        with m.Elif(self.results.ready):
+            m.d.sync += res_valid.eq(0)
         return m

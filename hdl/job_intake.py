@@ -23,7 +23,7 @@ Checks, in order of precedence (the first that fails sets the status):
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Elaboratable, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -73,7 +73,9 @@ class JobIntake(wiring.Component):
     ctx, ctx_in_range : In
         The context read back a cycle later, and whether the conn id was within range.
     free : In(slots)
-        Bitmap of free job slots; the intake takes the lowest free one.
+        Bitmap of free job slots; the intake takes the lowest one that was free in the previous
+        cycle (a register: a slot freed in one cycle can be taken from the next one on). A taken
+        slot must leave the bitmap the cycle after ``alloc``.
     alloc : Out(1)
         Pulses when the intake takes slot ``alloc_slot``.
     alloc_slot : Out(slot_bits)
@@ -90,6 +92,12 @@ class JobIntake(wiring.Component):
     fill_active, fill_slot, fill_words : Out
         While ``fill_active``, the job in ``fill_slot`` is arriving and only its first
         ``fill_words`` data words are in the input buffer.
+
+    Timing: every decision is taken from registers. The first header word's cycle registers
+    ``ceil(auth_len / 8)``; the second's registers the length facts; the context checks are
+    registered every cycle from the context memory's output (it holds the context read at the
+    first word); the CHECK cycle only ranks these facts. In the body, the phase (IV, data, ICV),
+    the data words left and whether the next word is the final one are registers.
     """
 
     def __init__(self, slots: int, slot_words: int) -> None:
@@ -125,30 +133,71 @@ class JobIntake(wiring.Component):
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
         rec = self.record
+        ib = self.idx_bits
         m.d.comb += self.fill_slot.eq(rec.slot)
         word = self.jobs.payload
         hdr0 = JobHeader(Cat(word.data, C(0, 64)))  # word 0 carries bits 63..0 of the header
+        hdr1_cipher_len = word.data[:16]
 
-        # The lowest free slot.
-        any_free = Signal()
+        # The lowest free slot, registered: `free` loses a bit only when this intake takes it, and
+        # the next frame's first word comes two cycles later at the earliest, so the register is
+        # never behind on a taken slot (a freed slot shows a cycle late).
+        any_free = Signal(init=1)  # (the scheduler's `free` starts all ones)
         lowest = Signal(self.slot_bits)
         found, index = lowest_set(self.free, self.slot_bits)
-        m.d.comb += [lowest.eq(index), any_free.eq(found)]
+        m.d.sync += [lowest.eq(index), any_free.eq(found)]
 
         accept = Signal()
         m.d.comb += accept.eq(self.jobs.valid & self.jobs.ready)
 
-        ended = Signal()  # `last` already seen on a header word
-        expected = Signal(20)  # body words the lengths call for
-        count = Signal(20)  # body words accepted so far
-        data_words = Signal(18)
-        ciphers = Signal()
-        verifies = Signal()
-        hdr_status = Signal(Status)
-
         op = rec.op
         op_cipher, op_auth, op_in = op[0], op[1], op[2]
+        verifies = op_auth & op_in
         ctx = self.ctx
+
+        # Facts about the frame, each a register, so that the CHECK cycle only ranks them.
+        ended = Signal()  # `last` already seen on a header word
+        auth_words = Signal(14)  # ceil(auth_len / 8), from the first header word
+        auth_ragged = Signal()  # auth_len is not a multiple of 8
+        data_words = Signal(15)  # ceil(auth_len / 8) + cipher_len / 8 (exact when the lengths pass)
+        len_bad = Signal()  # a length check other than the size limit failed
+        cipher_some = Signal()  # cipher_len != 0
+        # The context read issued with the first header word is on `ctx` from the next cycle on
+        # and stays there; these follow it every cycle and are valid from the CHECK cycle on.
+        bad_conn = Signal()
+        bad_op = Signal()
+        op_known = Signal()
+        m.d.comb += op_known.eq(0)
+        for v in _VALID_OPS:
+            with m.If(op == v):
+                m.d.comb += op_known.eq(1)
+        has_cipher = ctx.cipher != Cipher.NONE
+        has_auth = ctx.auth != Auth.NONE
+        m.d.sync += [
+            bad_conn.eq(~self.ctx_in_range | ~ctx.valid),
+            bad_op.eq(~op_known | (op_in != ctx.inbound) | (op_cipher != has_cipher) | (op_auth != has_auth)),
+        ]
+
+        # Body sequencing: which word comes next and whether it is the final one the lengths call for.
+        data_left = Signal(15)  # data words still to come
+        data_one = Signal()  # data_left == 1
+        icv_index = Signal(range(ICV_WORDS))
+        final = Signal()  # the next body word is the frame's final word
+
+        def body_word():
+            """The end of the frame: ``last`` on a word other than the final one, or a final
+            word without ``last``, is ``BAD_LENGTH`` (the rest is drained)."""
+            with m.If(word.last):
+                with m.If(~final):
+                    m.d.sync += rec.status.eq(Status.BAD_LENGTH)
+                m.next = "COMMIT"
+            with m.Elif(final):
+                m.d.sync += rec.status.eq(Status.BAD_LENGTH)
+                m.next = "DRAIN"
+
+        def to_icv():
+            m.d.sync += [icv_index.eq(0), final.eq(ICV_WORDS == 1)]
+            m.next = "ICV"
 
         with m.FSM(name="intake"):
             with m.State("HDR0"):
@@ -169,7 +218,8 @@ class JobIntake(wiring.Component):
                         rec.cipher_len.eq(0),
                         rec.iv.eq(0),
                         rec.icv.eq(0),
-                        count.eq(0),
+                        auth_words.eq((hdr0.auth_len + 7) >> 3),
+                        auth_ragged.eq(hdr0.auth_len[:3] != 0),
                         self.fill_words.eq(0),
                     ]
                     with m.If(word.last):
@@ -181,96 +231,89 @@ class JobIntake(wiring.Component):
                 m.d.comb += self.jobs.ready.eq(1)
                 with m.If(accept):
                     m.d.sync += [
-                        rec.cipher_len.eq(word.data[:16]),
+                        rec.cipher_len.eq(hdr1_cipher_len),
                         ended.eq(word.last),
+                        data_words.eq(auth_words + hdr1_cipher_len[3:]),
+                        cipher_some.eq(hdr1_cipher_len != 0),
+                        len_bad.eq(
+                            (hdr1_cipher_len[:3] != 0)
+                            | (op_cipher & auth_ragged)
+                            | (~op_cipher & (hdr1_cipher_len != 0))
+                        ),
                     ]
                     m.next = "CHECK"
             with m.State("CHECK"):
-                # The context read issued at HDR0 is valid now; the header is complete.
-                total = rec.auth_len + rec.cipher_len
-                m.d.comb += [
-                    data_words.eq((total + 7) >> 3),
-                    ciphers.eq(op_cipher),
-                    verifies.eq(op_auth & op_in),
+                # Status precedence over registered facts; the context as read at the first word.
+                no_data = data_words == 0
+                nothing = ~op_cipher & no_data & ~verifies  # the lengths call for no body word
+                m.d.sync += [
+                    rec.ctx.eq(ctx),
+                    data_left.eq(data_words),
+                    data_one.eq(data_words == 1),
                 ]
-                op_known = Signal()
-                m.d.comb += op_known.eq(0)
-                for v in _VALID_OPS:
-                    with m.If(op == v):
-                        m.d.comb += op_known.eq(1)
-                has_cipher = ctx.cipher != Cipher.NONE
-                has_auth = ctx.auth != Auth.NONE
-                with m.If(~self.ctx_in_range | ~ctx.valid):
-                    m.d.comb += hdr_status.eq(Status.BAD_CONN)
-                with m.Elif(
-                    ~op_known | (op_in != ctx.inbound) | (op_cipher != has_cipher) | (op_auth != has_auth)
-                ):
-                    m.d.comb += hdr_status.eq(Status.BAD_OP)
-                with m.Elif(
-                    (rec.cipher_len[:3] != 0)
-                    | (op_cipher & (rec.auth_len[:3] != 0))
-                    | (~op_cipher & (rec.cipher_len != 0))
-                    | (data_words > self.slot_words)
-                ):
-                    m.d.comb += hdr_status.eq(Status.BAD_LENGTH)
-                with m.Else():
-                    m.d.comb += hdr_status.eq(Status.OK)
-                exp_c = Signal(20)
-                m.d.comb += exp_c.eq(ciphers + data_words + (verifies * ICV_WORDS))
-                m.d.sync += [expected.eq(exp_c), rec.ctx.eq(ctx)]
-                with m.If(hdr_status != Status.OK):
-                    m.d.sync += rec.status.eq(hdr_status)
-                    with m.If(ended):
-                        m.next = "COMMIT"
-                    with m.Else():
-                        m.next = "DRAIN"
-                with m.Elif(ended):
-                    m.d.sync += rec.status.eq(Mux(exp_c == 0, Status.OK, Status.BAD_LENGTH))
-                    m.next = "COMMIT"
-                with m.Elif(exp_c == 0):
+                hdr_bad = Signal()
+                m.d.comb += hdr_bad.eq(bad_conn | bad_op | len_bad | (data_words > self.slot_words))
+                with m.If(bad_conn):
+                    m.d.sync += rec.status.eq(Status.BAD_CONN)
+                with m.Elif(bad_op):
+                    m.d.sync += rec.status.eq(Status.BAD_OP)
+                with m.Elif(hdr_bad | (ended & ~nothing) | (~ended & nothing)):
                     m.d.sync += rec.status.eq(Status.BAD_LENGTH)
-                    m.next = "DRAIN"
                 with m.Else():
                     m.d.sync += rec.status.eq(Status.OK)
-                    m.next = "BODY"
-            with m.State("BODY"):
-                m.d.comb += self.jobs.ready.eq(1)
-                is_iv = ciphers & (count == 0)
+                with m.If(ended):
+                    m.next = "COMMIT"
+                with m.Elif(hdr_bad | nothing):
+                    m.next = "DRAIN"
+                with m.Elif(op_cipher):
+                    m.d.sync += final.eq(no_data & ~verifies)
+                    m.next = "IV"
+                with m.Elif(~no_data):
+                    m.d.sync += final.eq((data_words == 1) & ~verifies)
+                    m.next = "DATA"
+                with m.Else():
+                    to_icv()
+            with m.State("IV"):
                 m.d.comb += [
-                    ciphers.eq(op_cipher),
-                    verifies.eq(op_auth & op_in),
-                    data_words.eq((rec.auth_len + rec.cipher_len + 7) >> 3),
-                ]
-                d_index = Signal(20)
-                m.d.comb += d_index.eq(count - ciphers)
-                is_data = ~is_iv & (d_index < data_words)
-                icv_index = Signal(20)
-                m.d.comb += icv_index.eq(d_index - data_words)
-                m.d.comb += [
+                    self.jobs.ready.eq(1),
                     self.fill_active.eq(1),
-                    self.early.eq(accept & is_iv & (rec.cipher_len != 0)),
+                    self.early.eq(accept & cipher_some),
                     self.early_iv.eq(word.data),
-                    self.wr_en.eq(accept & is_data),
-                    self.wr_addr.eq((rec.slot << self.idx_bits) | d_index[: self.idx_bits]),
+                ]
+                with m.If(accept):
+                    m.d.sync += rec.iv.eq(word.data)
+                    with m.If(data_left != 0):
+                        m.d.sync += final.eq(data_one & ~verifies)
+                        m.next = "DATA"
+                    with m.Else():
+                        to_icv()
+                    body_word()
+            with m.State("DATA"):
+                m.d.comb += [
+                    self.jobs.ready.eq(1),
+                    self.fill_active.eq(1),
+                    self.wr_en.eq(accept),
+                    self.wr_addr.eq(Cat(self.fill_words[:ib], rec.slot)),
                     self.wr_data.eq(word.data),
                 ]
                 with m.If(accept):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(is_data):
-                        m.d.sync += self.fill_words.eq(self.fill_words + 1)
-                    with m.If(is_iv):
-                        m.d.sync += rec.iv.eq(word.data)
-                    with m.Elif(~is_data):
-                        for i in range(ICV_WORDS):
-                            with m.If(icv_index == i):
-                                m.d.sync += rec.icv.word_select(ICV_WORDS - 1 - i, 64).eq(word.data)
-                    with m.If(word.last):
-                        with m.If(count + 1 != expected):
-                            m.d.sync += rec.status.eq(Status.BAD_LENGTH)
-                        m.next = "COMMIT"
-                    with m.Elif(count + 1 == expected):
-                        m.d.sync += rec.status.eq(Status.BAD_LENGTH)
-                        m.next = "DRAIN"
+                    m.d.sync += [
+                        self.fill_words.eq(self.fill_words + 1),
+                        data_left.eq(data_left - 1),
+                        data_one.eq(data_left == 2),
+                        final.eq((data_left == 2) & ~verifies),
+                    ]
+                    with m.If(data_one):
+                        to_icv()
+                    body_word()
+            with m.State("ICV"):
+                m.d.comb += [self.jobs.ready.eq(1), self.fill_active.eq(1)]
+                with m.If(accept):
+                    for i in range(ICV_WORDS):
+                        with m.If(icv_index == i):
+                            m.d.sync += rec.icv.word_select(ICV_WORDS - 1 - i, 64).eq(word.data)
+                    m.d.sync += [icv_index.eq(icv_index + 1), final.eq(icv_index == ICV_WORDS - 2)]
+                    body_word()
             with m.State("DRAIN"):
                 m.d.comb += self.jobs.ready.eq(1)
                 with m.If(accept & word.last):
