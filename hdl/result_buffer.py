@@ -5,11 +5,18 @@ region, read from the output buffer; only for ciphering jobs whose status is OK)
 ICV words (outbound authenticating jobs whose status is OK). Failed jobs, including verifies
 whose ICV did not match, send the header alone: unauthenticated plaintext never leaves.
 Finished slots are sent in round-robin order, so results may leave out of job order.
+
+Timing: a frame starts in four register stages: a round robin over the finished slots loads a
+one-hot grant; the grant's slot number addresses the slot's record, first-word index and ICV
+(and ``take`` goes out); the frame's header and counters are loaded; then one word per cycle is
+issued while the output FIFO has room. The room is a registered count of the words in flight
+and in the FIFO, the data words are counted down with their last-word flag kept in a register,
+and ``release`` is registered (the slot is freed the cycle after its last word was issued).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -17,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, ResultHeader, Status, StreamWord
-from .priority import RoundRobin
+from .scheduler import OneHotRoundRobin, onehot_index
 
 __all__ = ["ResultEmitter"]
 
@@ -34,9 +41,9 @@ class ResultEmitter(wiring.Component):
     finished, icv_bad : In(slots)
         Slots ready to send; slots whose ICV check failed.
     take, take_slot : Out
-        Pulses when the emitter starts a slot's frame.
+        Pulses when the emitter starts a slot's frame (the cycle after it chose the slot).
     release, release_slot : Out
-        Pulses when the slot's last word has been read: the slot may be reused.
+        Pulses the cycle after the slot's last word was issued: the slot may be reused.
     icv_rd_en, icv_rd_slot : Out / icv_rd_data : In
         Read of the slot's generated ICV.
     out_rd_en, out_rd_addr : Out / out_rd_data : In
@@ -102,7 +109,6 @@ class ResultEmitter(wiring.Component):
         m.d.comb += [fw.en.eq(self.commit), fw.addr.eq(r.slot), fw.data.eq(r.auth_len[3:])]
         ir = info_mem.read_port()
         fr = first_mem.read_port()
-        m.d.comb += [ir.en.eq(0), fr.en.eq(0)]  # enables are 1 unless driven; set on a pick only
 
         m.submodules.fifo = fifo = SyncFIFO(width=StreamWord.size, depth=self.FIFO_DEPTH)
         m.d.comb += [
@@ -111,28 +117,40 @@ class ResultEmitter(wiring.Component):
             fifo.r_en.eq(self.results.ready),
         ]
 
-        m.submodules.rr = rr = RoundRobin(self.slots)
+        m.submodules.rr = rr = OneHotRoundRobin(self.slots)
         m.d.comb += rr.requests.eq(self.finished)
 
+        grant = Signal(self.slots)  # one-hot: the slot chosen
+        grant_slot = Signal(self.slot_bits)
+        m.d.comb += grant_slot.eq(onehot_index(grant, self.slot_bits))
         slot = Signal(self.slot_bits)
+        bad = Signal()
         header = Signal(ResultHeader)
         icv = Signal(64 * ICV_WORDS)
-        n_data = Signal(ib + 1)
-        first = Signal(ib)
+        has_data = Signal()
         has_icv = Signal()
-        j = Signal(ib + 1)
+        left = Signal(ib + 1)  # data words still to issue
+        data_last = Signal()  # left == 1
+        idx = Signal(ib)  # index of the next data word in the slot
         phase = Signal(range(4))
 
-        # Issue stage -> (one cycle, output-buffer read) -> FIFO write.
+        # Issue stage -> (one cycle, output-buffer read) -> FIFO write. ``queued`` counts the
+        # words issued and not yet read out of the FIFO (in flight plus in the FIFO).
         s2_valid = Signal()
         s2_kind = Signal(range(4))
         s2_last = Signal()
-        space = Signal()
-        m.d.comb += space.eq(fifo.w_level + s2_valid < self.FIFO_DEPTH)
+        queued = Signal(range(self.FIFO_DEPTH + 1))
         issue = Signal()
         i_kind = Signal(range(4))
         i_last = Signal()
-        m.d.sync += [s2_valid.eq(issue), s2_kind.eq(i_kind), s2_last.eq(i_last)]
+        popped = Signal()
+        m.d.comb += popped.eq(fifo.r_en & fifo.r_rdy)
+        m.d.sync += [
+            s2_valid.eq(issue),
+            s2_kind.eq(i_kind),
+            s2_last.eq(i_last),
+            queued.eq(queued + issue - popped),
+        ]
         word = Signal(64)
         with m.Switch(s2_kind):
             with m.Case(_KIND_HDR):
@@ -146,73 +164,85 @@ class ResultEmitter(wiring.Component):
         wpay = Signal(StreamWord)
         m.d.comb += [wpay.data.eq(word), wpay.last.eq(s2_last), fifo.w_data.eq(wpay), fifo.w_en.eq(s2_valid)]
 
+        release = Signal()
+        m.d.sync += release.eq(0)
+        m.d.comb += [
+            self.release.eq(release),
+            self.release_slot.eq(slot),
+            # enables are 1 unless driven: set in TAKE only, so the data hold until LOAD
+            ir.en.eq(0),
+            fr.en.eq(0),
+            ir.addr.eq(grant_slot),
+            fr.addr.eq(grant_slot),
+            self.icv_rd_slot.eq(grant_slot),
+            self.take_slot.eq(grant_slot),
+            self.out_rd_addr.eq(Cat(idx, slot)),
+        ]
+
         with m.FSM(name="emit"):
             with m.State("IDLE"):
                 with m.If(rr.valid):
-                    m.d.comb += [
-                        ir.addr.eq(rr.grant),
-                        ir.en.eq(1),
-                        fr.addr.eq(rr.grant),
-                        fr.en.eq(1),
-                        self.icv_rd_slot.eq(rr.grant),
-                        self.icv_rd_en.eq(1),
-                        self.take.eq(1),
-                        self.take_slot.eq(rr.grant),
-                        rr.advance.eq(1),
-                    ]
-                    m.d.sync += slot.eq(rr.grant)
-                    m.next = "LOAD"
+                    m.d.comb += rr.advance.eq(1)
+                    m.d.sync += grant.eq(rr.choice)
+                    m.next = "TAKE"
+            with m.State("TAKE"):
+                m.d.comb += [ir.en.eq(1), fr.en.eq(1), self.icv_rd_en.eq(1), self.take.eq(1)]
+                # a finished slot's ICV check is already decided
+                m.d.sync += [slot.eq(grant_slot), bad.eq((self.icv_bad & grant).any())]
+                m.next = "LOAD"
             with m.State("LOAD"):
                 info = ir.data
                 status = Signal(Status)
                 m.d.comb += status.eq(info.status)
-                with m.If(self.icv_bad.bit_select(slot, 1)):
+                with m.If(bad):
                     m.d.comb += status.eq(Status.ICV_MISMATCH)
                 ok = status == Status.OK
                 op_cipher, op_auth, op_in = info.op[0], info.op[1], info.op[2]
                 gen_icv = ok & op_auth & ~op_in
                 with_data = ok & op_cipher
+                words = info.cipher_len[3:]
                 m.d.sync += [
                     header.tag.eq(info.tag),
                     header.status.eq(status),
                     header.has_icv.eq(gen_icv),
                     header.conn_id.eq(info.conn_id),
                     header.data_len.eq(0),
-                    n_data.eq(0),
                     has_icv.eq(gen_icv),
+                    has_data.eq(0),
+                    left.eq(0),
+                    data_last.eq(0),
                     icv.eq(self.icv_rd_data),
-                    first.eq(fr.data),
-                    j.eq(0),
+                    idx.eq(fr.data),
                     phase.eq(_KIND_HDR),
                 ]
                 with m.If(with_data):
-                    m.d.sync += [header.data_len.eq(info.cipher_len), n_data.eq(info.cipher_len[3:])]
+                    m.d.sync += [
+                        header.data_len.eq(info.cipher_len),
+                        has_data.eq(words != 0),
+                        left.eq(words),
+                        data_last.eq(words == 1),
+                    ]
                 m.next = "SEND"
             with m.State("SEND"):
-                last_data = (j + 1 == n_data) & ~has_icv
-                with m.If(space):
+                with m.If(queued < self.FIFO_DEPTH):
                     m.d.comb += [issue.eq(1), i_kind.eq(phase)]
                     with m.Switch(phase):
                         with m.Case(_KIND_HDR):
-                            m.d.comb += i_last.eq((n_data == 0) & ~has_icv)
-                            with m.If(n_data != 0):
+                            m.d.comb += i_last.eq(~has_data & ~has_icv)
+                            with m.If(has_data):
                                 m.d.sync += phase.eq(_KIND_DATA)
-                            with m.Elif(has_icv):
+                            with m.Else():
                                 m.d.sync += phase.eq(_KIND_ICV0)
                         with m.Case(_KIND_DATA):
-                            m.d.comb += [
-                                i_last.eq(last_data),
-                                self.out_rd_en.eq(1),
-                                self.out_rd_addr.eq((slot << ib) | (first + j)[:ib]),
-                            ]
-                            m.d.sync += j.eq(j + 1)
-                            with m.If(j + 1 == n_data):
+                            m.d.comb += [i_last.eq(data_last & ~has_icv), self.out_rd_en.eq(1)]
+                            m.d.sync += [idx.eq(idx + 1), left.eq(left - 1), data_last.eq(left == 2)]
+                            with m.If(data_last):
                                 m.d.sync += phase.eq(_KIND_ICV0)
                         with m.Case(_KIND_ICV0):
                             m.d.sync += phase.eq(_KIND_ICV1)
                         with m.Case(_KIND_ICV1):
                             m.d.comb += i_last.eq(1)
                     with m.If(i_last):
-                        m.d.comb += [self.release.eq(1), self.release_slot.eq(slot)]
+                        m.d.sync += release.eq(1)
                         m.next = "IDLE"
         return m

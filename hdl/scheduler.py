@@ -5,11 +5,22 @@ OK needs the cipher (ciphering ops with data), the hash (authenticating ops), or
 outbound ESP job starts its hash only when its ciphertext is complete (encrypt-then-MAC), an
 inbound one runs both at once (MAC-and-decrypt). A slot is *finished* when it needs nothing
 more; the result emitter then sends it and frees it.
+
+Timing: the state is one bit per slot and flag, and every event (alloc, commit, early start,
+take, release, cipher done, hash done) reaches a slot's bits through a decoder of a registered
+slot number (or a one-hot register), so each flag's next value is a few LUTs of that slot's own
+bits; nothing selects one slot's bit out of 32 on the way to the next state. ``finished`` is a
+register (computed from the next state). The intake's ``early`` pulse is registered here first
+(it comes from the intake's input handshake). A unit's start is three register stages: a round
+robin over the registered pending vector loads a one-hot grant; the grant's slot number
+addresses the work descriptions (and clears the pending bit); the description is offered. The
+next grant waits beside the offer, so offers can follow back to back. A hash result is compared
+over two stages before the slot's hash is marked done.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,9 +28,54 @@ from amaranth.lib.wiring import In, Out
 from .crypto_ports import cipher_start_layout, hash_start_layout
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, Auth, Status
-from .priority import RoundRobin
+from .priority import prefix_or
 
-__all__ = ["SlotScheduler"]
+__all__ = ["OneHotRoundRobin", "onehot_index", "SlotScheduler"]
+
+
+def onehot_index(onehot: Value, width: int) -> Value:
+    """The index of the set bit of a one-hot (or all-zero: then 0) vector, ``width`` bits: each
+    index bit is the OR of the vector's bits whose index has it set (no priority logic)."""
+    bits = []
+    for b in range(width):
+        terms = [onehot[i] for i in range(len(onehot)) if (i >> b) & 1]
+        bits.append(Cat(*terms).any() if terms else C(0, 1))
+    return Cat(*bits)
+
+
+class OneHotRoundRobin(wiring.Component):
+    """Round-robin choice among ``n`` requests, as a one-hot vector.
+
+    The same order as :class:`hdl.priority.RoundRobin`: the lowest request above the last
+    advanced choice, else (wrapping) the lowest request. The choice is a one-hot vector, so a
+    caller that registers it and decodes per slot needs no index decoder; the search mask's next
+    value is computed from both candidate vectors side by side rather than after the choice.
+
+    Ports: ``requests`` (In n), ``advance`` (In 1: the choice was used; ignored while no request
+    is set), ``valid`` (Out 1: some request is set), ``choice`` (Out n: one-hot, 0 while none).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        super().__init__({"requests": In(n), "advance": In(1), "valid": Out(1), "choice": Out(n)})
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        req = self.requests
+        above = Signal(self.n, init=(1 << self.n) - 1)  # requests searched first
+        masked = Signal(self.n)
+        any_masked = Signal()
+        m.d.comb += [masked.eq(req & above), any_masked.eq(masked.any())]
+        past_masked = prefix_or(masked)  # bits above the lowest masked request
+        past_all = prefix_or(req)
+        m.d.comb += [
+            self.valid.eq(req.any()),
+            self.choice.eq(Mux(any_masked, masked & ~past_masked, req & ~past_all)),
+        ]
+        with m.If(self.advance & self.valid):
+            # (after a choice of the last request this is empty, and the search wraps)
+            m.d.sync += above.eq(Mux(any_masked, past_masked, past_all))
+        return m
 
 
 class SlotScheduler(wiring.Component):
@@ -28,28 +84,32 @@ class SlotScheduler(wiring.Component):
     Ports
     -----
     alloc, alloc_slot : In
-        The intake took a free slot.
+        The intake took a free slot (its ``free`` bit falls at the next clock edge).
     commit, record : In
         The intake finished parsing the job in ``record.slot``.
     early, early_iv : In
         The intake lets the job in ``record.slot`` start its cipher now, with this IV (see
-        :class:`~hdl.job_intake.JobIntake`).
+        :class:`~hdl.job_intake.JobIntake`). Registered here: the job's description is written a
+        cycle later from ``record``, which must still hold that job's header and context then (the
+        intake changes them only at a frame's first word, and its commit lies in between).
     free : Out(slots)
         Free slots.
     finished : Out(slots)
-        Slots whose job is complete and not yet taken by the emitter.
+        Slots whose job is complete and not yet taken by the emitter (a register).
     icv_bad : Out(slots)
         Slots whose verifying job computed an ICV different from the expected one.
     take, take_slot : In
         The emitter took a finished slot; ``release, release_slot``: it sent the last word.
     cipher_start / hash_start : Out(stream)
-        Work for the cipher and hash units.
+        Work for the cipher and hash units (a slot's work is offered from the third cycle after
+        it became pending; back to back while slots are pending).
     cipher_done, cipher_done_slot : In
         The cipher finished the job in a slot.
     hash_done, hash_done_slot, hash_done_icv : In
         The hash finished the job in a slot with this ICV.
     icv_rd_slot : In / icv_rd_data : Out
-        Read of a slot's generated ICV, valid the cycle after ``icv_rd_en``.
+        Read of a slot's generated ICV, valid the cycle after ``icv_rd_en``; a slot's ICV is
+        stored before the slot is finished.
     busy : Out(1)
         Some slot holds a job.
     """
@@ -91,26 +151,30 @@ class SlotScheduler(wiring.Component):
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
-        n, ib = self.slots, self.idx_bits
+        n, sb, ib = self.slots, self.slot_bits, self.idx_bits
         r = self.record
-        cs_layout = cipher_start_layout(self.slot_bits, ib)
-        hs_layout = hash_start_layout(self.slot_bits, ib)
+        cs_layout = cipher_start_layout(sb, ib)
+        hs_layout = hash_start_layout(sb, ib)
 
         committed = Signal(n)
         need_cipher = Signal(n)
         need_hash = Signal(n)
         cipher_pending = Signal(n)
         hash_pending = Signal(n)
-        hash_after = Signal(n)
+        hash_after = Signal(n)  # (outbound ESP) the hash waits for the cipher's end
+        early_started = Signal(n)
         verify = Signal(n)
         icv_full = Signal(n)
 
-        m.d.comb += [
-            self.finished.eq(committed & ~need_cipher & ~need_hash),
-            self.busy.eq(~self.free.all()),
-        ]
+        m.d.comb += self.busy.eq(~self.free.all())
 
-        # Per-slot work descriptions, written at commit.
+        # The intake's early start, registered (with its slot and IV).
+        early = Signal()
+        early_slot = Signal(sb)
+        early_iv = Signal(64)
+        m.d.sync += [early.eq(self.early), early_slot.eq(r.slot), early_iv.eq(self.early_iv)]
+
+        # Per-slot work descriptions, written at the (registered) early start and at commit.
         m.submodules.cipher_mem = cipher_mem = Memory(shape=cs_layout, depth=n, init=[])
         m.submodules.hash_mem = hash_mem = Memory(shape=hs_layout, depth=n, init=[])
         m.submodules.icv_exp_mem = icv_exp_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[])
@@ -130,11 +194,11 @@ class SlotScheduler(wiring.Component):
         hw = hash_mem.write_port()
         ew = icv_exp_mem.write_port()
         m.d.comb += [
-            cw.en.eq(self.commit | self.early),
-            cw.addr.eq(r.slot),
-            cw.data.slot.eq(r.slot),
+            cw.en.eq(self.commit | early),
+            cw.addr.eq(Mux(early, early_slot, r.slot)),
+            cw.data.slot.eq(Mux(early, early_slot, r.slot)),
             cw.data.key.eq(r.ctx.des_key),
-            cw.data.iv.eq(Mux(self.early, self.early_iv, r.iv)),
+            cw.data.iv.eq(Mux(early, early_iv, r.iv)),
             cw.data.decrypt.eq(op_in),
             cw.data.first.eq(r.auth_len[3:]),
             cw.data.blocks.eq(r.cipher_len[3:]),
@@ -145,16 +209,14 @@ class SlotScheduler(wiring.Component):
             hw.data.inner.eq(r.ctx.inner),
             hw.data.outer.eq(r.ctx.outer),
             hw.data.msg_bytes.eq(r.auth_len + r.cipher_len),
-            hw.data.split.eq(1 << ib),
+            hw.data.split.eq(Mux(esp_out, r.auth_len[3:], 1 << ib)),
             ew.en.eq(self.commit),
             ew.addr.eq(r.slot),
             ew.data.eq(r.icv),
         ]
-        with m.If(esp_out):
-            m.d.comb += hw.data.split.eq(r.auth_len[3:])
 
-        # Slot bitmaps, updated from one-hot event masks (several events may hit different slots
-        # in one cycle; the events of one slot never conflict).
+        # Events as one-hot slot masks, each decoded from a registered slot number (several
+        # events may hit different slots in one cycle; the events of one slot never conflict).
         def onehot(en, idx, name):
             sig = Signal(n, name=name)
             m.d.comb += sig.eq(Mux(en, C(1, n) << idx, 0))
@@ -164,38 +226,52 @@ class SlotScheduler(wiring.Component):
             return Mux(bit, C((1 << n) - 1, n), C(0, n))
 
         alloc_oh = onehot(self.alloc, self.alloc_slot, "alloc_oh")
-        commit_oh = onehot(self.commit, r.slot, "commit_oh")
+        cm = onehot(self.commit, r.slot, "commit_oh")
+        early_oh = onehot(early, early_slot, "early_oh")
         take_oh = onehot(self.take, self.take_slot, "take_oh")
         release_oh = onehot(self.release, self.release_slot, "release_oh")
         cdone_oh = onehot(self.cipher_done, self.cipher_done_slot, "cdone_oh")
         cpick_oh = Signal(n)
         hpick_oh = Signal(n)
-        hdone_oh = Signal(n)
+        hdone_oh = Signal(n)  # registered: the hash's result was compared
         hdone_bad = Signal()
-        cm = commit_oh
+
         # Cut-through: a ciphering job may start its cipher at its IV word (``early``), before
         # its commit; its commit then leaves the cipher bits alone. An outbound ESP job's hash
         # starts once both its commit and its cipher's end have happened, whichever is later.
-        early_oh = onehot(self.early, r.slot, "early_oh")
-        early_started = Signal(n)
-        e_s = Signal()
-        nc_now = Signal()
+        # Per slot: started early (before or in this cycle), cipher still running after this cycle.
+        e_s = Signal(n)
+        nc_now = Signal(n)
         m.d.comb += [
-            e_s.eq(early_started.bit_select(r.slot, 1)),
-            nc_now.eq((need_cipher & ~cdone_oh).bit_select(r.slot, 1)),
+            e_s.eq(early_started | early_oh),
+            nc_now.eq((need_cipher & ~cdone_oh) | early_oh),
         ]
-        cm_plain = cm & rep(~e_s)
-        hash_wait = esp_out & ciph & Mux(e_s, nc_now, 1)
+        cm_plain = Signal(n)
+        hash_wait = Signal(n)
+        m.d.comb += [
+            cm_plain.eq(cm & ~e_s),
+            hash_wait.eq(rep(esp_out & ciph) & (~e_s | nc_now)),
+        ]
+        committed_next = Signal(n)
+        need_cipher_next = Signal(n)
+        need_hash_next = Signal(n)
+        m.d.comb += [
+            committed_next.eq((committed | cm) & ~take_oh),
+            need_cipher_next.eq((need_cipher & ~cm_plain & ~cdone_oh) | (cm_plain & rep(ciph)) | early_oh),
+            need_hash_next.eq((need_hash & ~cm & ~hdone_oh) | (cm & rep(auth))),
+        ]
         m.d.sync += [
             self.free.eq((self.free & ~alloc_oh) | release_oh),
-            committed.eq((committed | cm) & ~take_oh),
-            early_started.eq((early_started & ~alloc_oh) | early_oh),
-            need_cipher.eq((need_cipher & ~cm_plain & ~cdone_oh) | (cm_plain & rep(ciph)) | early_oh),
+            committed.eq(committed_next),
+            need_cipher.eq(need_cipher_next),
+            need_hash.eq(need_hash_next),
+            # a register equal to committed & ~need_cipher & ~need_hash at all times
+            self.finished.eq(committed_next & ~need_cipher_next & ~need_hash_next),
+            early_started.eq((early_started & ~release_oh) | early_oh),
             cipher_pending.eq((cipher_pending & ~cm_plain & ~cpick_oh) | (cm_plain & rep(ciph)) | early_oh),
-            need_hash.eq((need_hash & ~cm & ~hdone_oh) | (cm & rep(auth))),
             hash_pending.eq(
                 (hash_pending & ~cm & ~hpick_oh)
-                | (cm & rep(auth & ~hash_wait))
+                | (cm & rep(auth) & ~hash_wait)
                 | (cdone_oh & hash_after & committed)
             ),
             hash_after.eq((hash_after & ~cm & ~early_oh) | (cm & rep(auth & esp_out & ciph))),
@@ -204,31 +280,39 @@ class SlotScheduler(wiring.Component):
             self.icv_bad.eq((self.icv_bad & ~cm) | (hdone_oh & rep(hdone_bad))),
         ]
 
-        # Starting work: pick a pending slot, read its description, offer it until taken.
+        # Starting work: pick a pending slot into a one-hot register; read its description (and
+        # clear its pending bit) when nothing is offered or the offer is being taken; offer it
+        # until taken. The next pick is made while the description before it is offered.
         for name, pending, pick_oh, mem, port in (
             ("cipher", cipher_pending, cpick_oh, cipher_mem, self.cipher_start),
             ("hash", hash_pending, hpick_oh, hash_mem, self.hash_start),
         ):
-            rr = RoundRobin(n)
+            rr = OneHotRoundRobin(n)
             m.submodules[f"{name}_rr"] = rr
             rp = mem.read_port()
+            grant = Signal(n, name=f"{name}_grant")
+            granted = Signal(name=f"{name}_granted")
             offering = Signal(name=f"{name}_offering")
+            read = Signal(name=f"{name}_read")
             m.d.comb += [
-                rp.en.eq(0),  # a read port's enable is 1 unless driven: hold the data while offering
                 rr.requests.eq(pending),
+                read.eq(granted & (~offering | port.ready)),
+                rp.addr.eq(onehot_index(grant, sb)),
+                rp.en.eq(read),  # a read port's data holds while its enable is low
+                pick_oh.eq(Mux(read, grant, 0)),
                 port.payload.eq(rp.data),
                 port.valid.eq(offering),
             ]
-            with m.If(offering):
-                with m.If(port.ready):
-                    m.d.sync += offering.eq(0)
-            with m.Else():
-                with m.If(rr.valid):
-                    m.d.comb += [rp.addr.eq(rr.grant), rp.en.eq(1), rr.advance.eq(1)]
-                    m.d.comb += pick_oh.eq(C(1, n) << rr.grant)
-                    m.d.sync += offering.eq(1)
+            with m.If(read):
+                m.d.sync += [granted.eq(0), offering.eq(1)]
+            with m.Elif(port.ready):
+                m.d.sync += offering.eq(0)
+            with m.If(~granted & rr.valid):
+                m.d.comb += rr.advance.eq(1)
+                m.d.sync += [grant.eq(rr.choice), granted.eq(1)]
 
-        # Hash done: read the expected ICV, compare a cycle later, store the generated ICV.
+        # Hash done: register it and read the expected ICV (stage d); compare (stage e); mark the
+        # slot's hash done with the outcome. The generated ICV is stored at stage d.
         d_valid = Signal()
         d_slot = Signal.like(self.hash_done_slot)
         d_icv = Signal.like(self.hash_done_icv)
@@ -237,18 +321,14 @@ class SlotScheduler(wiring.Component):
         m.d.sync += [d_valid.eq(self.hash_done), d_slot.eq(self.hash_done_slot), d_icv.eq(self.hash_done_icv)]
         gw = icv_gen_mem.write_port()
         m.d.comb += [gw.en.eq(d_valid), gw.addr.eq(d_slot), gw.data.eq(d_icv)]
-        mask96 = ((1 << 96) - 1) << 32
         diff = Signal(64 * ICV_WORDS)
         m.d.comb += diff.eq(d_icv ^ erp.data)
-        mismatch = Signal()
-        with m.If(icv_full.bit_select(d_slot, 1)):
-            m.d.comb += mismatch.eq(diff.any())
-        with m.Else():
-            m.d.comb += mismatch.eq((diff & mask96).any())
-        m.d.comb += [
+        # HMAC-96 compares the first 96 bits (left-aligned), keyed MD5 all 128
+        mismatch = diff[32:].any() | (icv_full.bit_select(d_slot, 1) & diff[:32].any())
+        m.d.sync += [
             hdone_oh.eq(Mux(d_valid, C(1, n) << d_slot, 0)),
             hdone_bad.eq(verify.bit_select(d_slot, 1) & mismatch),
         ]
-        grp = icv_gen_mem.read_port(transparent_for=(gw,))
+        grp = icv_gen_mem.read_port()
         m.d.comb += [grp.addr.eq(self.icv_rd_slot), grp.en.eq(self.icv_rd_en), self.icv_rd_data.eq(grp.data)]
         return m
