@@ -13,8 +13,9 @@ word has arrived", all computed a cycle ahead from the next state (the arrival f
 fill state a cycle old, which only errs towards waiting: a slot's fill count never falls while
 a lane works on it); the free lane for the next start is chosen a cycle ahead too. Feeding is a
 pipeline that never stalls: pick a lane (round robin over the registered eligibility), fetch its
-read address, read the input buffer, write the block into a small FIFO towards the CBC unit. A
-pick needs a credit (a FIFO place kept for it), so the CBC unit's ``ready`` ends at the FIFO.
+read address, read the input buffer, write the block into a small FIFO towards the CBC unit
+(its output registered). A pick needs a credit (a FIFO place kept for it), so the CBC unit's
+``ready`` ends at the FIFO.
 Output blocks are written one cycle after they leave the CBC unit, and ``done`` is registered
 with the last write.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
@@ -141,7 +142,7 @@ class CipherAdapter(wiring.Component):
         # unit. The stages never stall: a pick needs a credit, a place in the FIFO kept free for
         # it, so the CBC unit's ready reaches the FIFO only and not the pick.
         m.submodules.rr = rr = RoundRobin(n)
-        m.submodules.feed = feed = SyncFIFO(width=lane_bits(n) + 64, depth=self.FEED_DEPTH)
+        m.submodules.feed = feed = SyncFIFOBuffered(width=lane_bits(n) + 64, depth=self.FEED_DEPTH)
         m.d.comb += rr.requests.eq(eligible)
         credits = Signal(range(self.FEED_DEPTH + 1), init=self.FEED_DEPTH)
         has_credit = Signal(init=1)
@@ -158,18 +159,18 @@ class CipherAdapter(wiring.Component):
         g = rr.grant
         s1_valid, s2_valid, s3_valid = Signal(), Signal(), Signal()
         s1_lane, s2_lane, s3_lane = (Signal(lane_bits(n), name=f"s{i}_lane") for i in (1, 2, 3))
+        s1_onehot = Signal(n)  # the picked lane again, for the per-lane address increments
         s2_addr = Signal(abits)
         m.d.sync += [
             s1_valid.eq(issue),
             s1_lane.eq(g),
+            s1_onehot.eq(Mux(issue, rr.grant_onehot, 0)),
             s2_valid.eq(s1_valid),
             s2_lane.eq(s1_lane),
             s2_addr.eq(raddr[s1_lane]),
             s3_valid.eq(s2_valid),
             s3_lane.eq(s2_lane),
         ]
-        with m.If(s1_valid):
-            m.d.sync += raddr[s1_lane].eq(raddr[s1_lane] + 1)
         m.d.comb += [
             c.rd_en.eq(s2_valid),
             c.rd_addr.eq(s2_addr),
@@ -184,20 +185,34 @@ class CipherAdapter(wiring.Component):
         # ---- per-lane state, and its flags for the next cycle
         for k in range(n):
             took = Signal(name=f"took{k}")  # lane k issues a block this cycle
-            m.d.comb += took.eq(issue & (g == k))
+            m.d.comb += took.eq(issue & rr.grant_onehot[k])
             start_k = started & taken[k]
-            # flags of the next state, each a choice among values of this cycle's registers
-            send_next = Mux(took, left_gt1[k], sendable[k])
-            room_next = Mux(
-                took & ~recv[k],
-                outst[k] < depth - 1,
-                Mux(recv[k] & ~took, outst[k] <= depth, outst[k] < depth),
-            )
+            # The next state's eligibility for both outcomes of this cycle's pick, each from
+            # this cycle's registers only; the pick chooses at the end.
             fill_here = c.fill_active & (c.fill_slot == slot[k])
-            arrived_next = ~fill_here | Mux(took, pidx1[k] < c.fill_words, pidx[k] < c.fill_words)
-            m.d.sync += [
-                eligible[k].eq(busy[k] & ~start_k & send_next & arrived_next & (decrypt[k] | room_next)),
+            if_took, if_not = Signal(name=f"elig_took{k}"), Signal(name=f"elig_not{k}")
+            m.d.comb += [
+                if_took.eq(
+                    busy[k]
+                    & left_gt1[k]
+                    & (~fill_here | (pidx1[k] < c.fill_words))
+                    & (decrypt[k] | Mux(recv[k], outst[k] < depth, outst[k] < depth - 1))
+                ),
+                if_not.eq(
+                    busy[k]
+                    & sendable[k]
+                    & (~fill_here | (pidx[k] < c.fill_words))
+                    & (decrypt[k] | Mux(recv[k], outst[k] <= depth, outst[k] < depth))
+                ),
             ]
+            m.d.sync += [
+                eligible[k].eq(Mux(took, if_took, if_not) & ~start_k),
+                outst[k].eq(
+                    Mux(took, Mux(recv[k], outst[k], outst[k] + 1), Mux(recv[k], outst[k] - 1, outst[k]))
+                ),
+            ]
+            with m.If(s1_onehot[k]):
+                m.d.sync += raddr[k].eq(raddr[k] + 1)
             with m.If(took):
                 m.d.sync += [
                     pidx[k].eq(pidx[k] + 1),
@@ -206,10 +221,6 @@ class CipherAdapter(wiring.Component):
                     sendable[k].eq(left_gt1[k]),
                     left_gt1[k].eq(left[k] > 2),
                 ]
-            with m.If(took & ~recv[k]):
-                m.d.sync += outst[k].eq(outst[k] + 1)
-            with m.Elif(recv[k] & ~took):
-                m.d.sync += outst[k].eq(outst[k] - 1)
             with m.If(recv[k]):
                 m.d.sync += [
                     waddr[k].eq(waddr[k] + 1),

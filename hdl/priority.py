@@ -58,7 +58,8 @@ class RoundRobin(wiring.Component):
 
     Ports: ``requests`` (In n), ``advance`` (In 1: the grant was used; ignored while no request
     is set), ``valid`` (Out 1: some request is set), ``grant`` (Out: index of the granted
-    request).
+    request), ``grant_onehot`` (Out n: the same grant as a one-hot vector, zero while no request
+    is set; shallower than decoding ``grant``).
 
     The search start is kept as a mask of the requests above the last grant (not as an index to
     compare with every request), so a grant is two priority trees and a multiplexer deep.
@@ -73,6 +74,7 @@ class RoundRobin(wiring.Component):
                 "advance": In(1),
                 "valid": Out(1),
                 "grant": Out(bits),
+                "grant_onehot": Out(n),
             }
         )
 
@@ -84,13 +86,15 @@ class RoundRobin(wiring.Component):
         bits = len(self.grant)
         any_all, low_all = lowest_set(self.requests, bits)
         any_masked, low_masked = lowest_set(masked, bits)
+        # both searches' "bits above the lowest set bit", chosen between at the end
+        above_masked, above_all = Signal(self.n), Signal(self.n)
+        m.d.comb += [above_masked.eq(prefix_or(masked)), above_all.eq(prefix_or(self.requests))]
         m.d.comb += [
             self.valid.eq(any_all),
             self.grant.eq(Mux(any_masked, low_masked, low_all)),
+            self.grant_onehot.eq(Mux(any_masked, masked & ~above_masked, self.requests & ~above_all)),
         ]
-        chosen = Signal(self.n)
-        m.d.comb += chosen.eq(Mux(any_masked, masked, self.requests))
         with m.If(self.advance & any_all):
             # (after a grant of the last request this is empty, and the search wraps)
-            m.d.sync += above.eq(prefix_or(chosen))
+            m.d.sync += above.eq(Mux(any_masked, above_masked, above_all))
         return m

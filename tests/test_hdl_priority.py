@@ -72,7 +72,7 @@ def test_round_robin_is_fair_and_starts_after_the_last_grant(n: int) -> None:
         for requests, advance in steps:
             ctx.set(rr.requests, requests)
             ctx.set(rr.advance, advance)
-            got.append((ctx.get(rr.valid), ctx.get(rr.grant)))
+            got.append((ctx.get(rr.valid), ctx.get(rr.grant), ctx.get(rr.grant_onehot)))
             await ctx.tick()
 
     sim = Simulator(rr)
@@ -80,12 +80,13 @@ def test_round_robin_is_fair_and_starts_after_the_last_grant(n: int) -> None:
     sim.add_testbench(bench)
     sim.run()
     start = 0
-    for (requests, advance), (valid, grant) in zip(steps, got, strict=True):
+    for (requests, advance), (valid, grant, onehot) in zip(steps, got, strict=True):
         order = [(start + k) % n for k in range(n)]
         want = next((i for i in order if requests >> i & 1), None)
         assert valid == (want is not None)
+        assert onehot == (0 if want is None else 1 << want)
         if want is not None:
             assert grant == want, (requests, start)
             if advance:
                 start = (want + 1) % n
-    assert [g for _, g in got[: 2 * n]] == [i % n for i in range(2 * n)]
+    assert [g for _, g, _ in got[: 2 * n]] == [i % n for i in range(2 * n)]
