@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, ResultHeader, Status, StreamWord
-from .scheduler import OneHotRoundRobin, onehot_index
+from .priority import RoundRobin, onehot_index
 
 __all__ = ["ResultEmitter"]
 
@@ -117,7 +117,7 @@ class ResultEmitter(wiring.Component):
             fifo.r_en.eq(self.results.ready),
         ]
 
-        m.submodules.rr = rr = OneHotRoundRobin(self.slots)
+        m.submodules.rr = rr = RoundRobin(self.slots)
         m.d.comb += rr.requests.eq(self.finished)
 
         grant = Signal(self.slots)  # one-hot: the slot chosen
@@ -183,7 +183,7 @@ class ResultEmitter(wiring.Component):
             with m.State("IDLE"):
                 with m.If(rr.valid):
                     m.d.comb += rr.advance.eq(1)
-                    m.d.sync += grant.eq(rr.choice)
+                    m.d.sync += grant.eq(rr.grant_onehot)
                     m.next = "TAKE"
             with m.State("TAKE"):
                 m.d.comb += [ir.en.eq(1), fr.en.eq(1), self.icv_rd_en.eq(1), self.take.eq(1)]

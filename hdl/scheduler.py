@@ -20,7 +20,7 @@ over two stages before the slot's hash is marked done.
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal, Value
+from amaranth.hdl import C, Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -28,54 +28,9 @@ from amaranth.lib.wiring import In, Out
 from .crypto_ports import cipher_start_layout, hash_start_layout
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, Auth, Status
-from .priority import prefix_or
+from .priority import RoundRobin, onehot_index
 
-__all__ = ["OneHotRoundRobin", "onehot_index", "SlotScheduler"]
-
-
-def onehot_index(onehot: Value, width: int) -> Value:
-    """The index of the set bit of a one-hot (or all-zero: then 0) vector, ``width`` bits: each
-    index bit is the OR of the vector's bits whose index has it set (no priority logic)."""
-    bits = []
-    for b in range(width):
-        terms = [onehot[i] for i in range(len(onehot)) if (i >> b) & 1]
-        bits.append(Cat(*terms).any() if terms else C(0, 1))
-    return Cat(*bits)
-
-
-class OneHotRoundRobin(wiring.Component):
-    """Round-robin choice among ``n`` requests, as a one-hot vector.
-
-    The same order as :class:`hdl.priority.RoundRobin`: the lowest request above the last
-    advanced choice, else (wrapping) the lowest request. The choice is a one-hot vector, so a
-    caller that registers it and decodes per slot needs no index decoder; the search mask's next
-    value is computed from both candidate vectors side by side rather than after the choice.
-
-    Ports: ``requests`` (In n), ``advance`` (In 1: the choice was used; ignored while no request
-    is set), ``valid`` (Out 1: some request is set), ``choice`` (Out n: one-hot, 0 while none).
-    """
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        super().__init__({"requests": In(n), "advance": In(1), "valid": Out(1), "choice": Out(n)})
-
-    def elaborate(self, platform) -> Elaboratable:
-        m = Module()
-        req = self.requests
-        above = Signal(self.n, init=(1 << self.n) - 1)  # requests searched first
-        masked = Signal(self.n)
-        any_masked = Signal()
-        m.d.comb += [masked.eq(req & above), any_masked.eq(masked.any())]
-        past_masked = prefix_or(masked)  # bits above the lowest masked request
-        past_all = prefix_or(req)
-        m.d.comb += [
-            self.valid.eq(req.any()),
-            self.choice.eq(Mux(any_masked, masked & ~past_masked, req & ~past_all)),
-        ]
-        with m.If(self.advance & self.valid):
-            # (after a choice of the last request this is empty, and the search wraps)
-            m.d.sync += above.eq(Mux(any_masked, past_masked, past_all))
-        return m
+__all__ = ["SlotScheduler"]
 
 
 class SlotScheduler(wiring.Component):
@@ -287,7 +242,7 @@ class SlotScheduler(wiring.Component):
             ("cipher", cipher_pending, cpick_oh, cipher_mem, self.cipher_start),
             ("hash", hash_pending, hpick_oh, hash_mem, self.hash_start),
         ):
-            rr = OneHotRoundRobin(n)
+            rr = RoundRobin(n)
             m.submodules[f"{name}_rr"] = rr
             rp = mem.read_port()
             grant = Signal(n, name=f"{name}_grant")
@@ -309,7 +264,7 @@ class SlotScheduler(wiring.Component):
                 m.d.sync += offering.eq(0)
             with m.If(~granted & rr.valid):
                 m.d.comb += rr.advance.eq(1)
-                m.d.sync += [grant.eq(rr.choice), granted.eq(1)]
+                m.d.sync += [grant.eq(rr.grant_onehot), granted.eq(1)]
 
         # Hash done: register it and read the expected ICV (stage d); compare (stage e); mark the
         # slot's hash done with the outcome. The generated ICV is stored at stage d.

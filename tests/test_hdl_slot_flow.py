@@ -1,82 +1,13 @@
-"""The slot scheduler's and result emitter's pieces: the one-hot round robin (against
-hdl.priority.RoundRobin and a Python model), the one-hot index, and the job flows whose events
-meet in one cycle (a frame that ends on its IV word: early start and commit together), checked
-on the engine core against cryptography/hmac."""
+"""The slot scheduler's and result emitter's job flows whose events meet in one cycle (a frame
+that ends on its IV word: early start and commit together), checked on the engine core against
+cryptography/hmac."""
 
 from __future__ import annotations
 
 import random
 
-import pytest
-from amaranth.hdl import Module, Signal
-from amaranth.sim import Simulator
-
 from hdl.layouts import Auth, Cipher, Op, Status, pack_job
-from hdl.priority import RoundRobin
-from hdl.scheduler import OneHotRoundRobin, onehot_index
 from tests.test_hdl_engine import SA, JobCase, check_results, expect, mac, run_core
-
-
-@pytest.mark.parametrize("n", [1, 3, 8, 32])
-def test_one_hot_round_robin_matches_round_robin_and_the_model(n: int) -> None:
-    """Same requests and advances into both round robins: the one-hot choice is the bit of
-    RoundRobin's grant, and both are the lowest request after the last advanced one (wrapping)."""
-    m = Module()
-    m.submodules.ref = ref = RoundRobin(n)
-    m.submodules.oh = oh = OneHotRoundRobin(n)
-    requests, advance = Signal(n), Signal()
-    m.d.comb += [
-        ref.requests.eq(requests),
-        oh.requests.eq(requests),
-        ref.advance.eq(advance),
-        oh.advance.eq(advance),
-    ]
-    rng = random.Random(n)
-    steps = [((1 << n) - 1, 1)] * (2 * n) + [(rng.getrandbits(n), rng.getrandbits(1)) for _ in range(400)]
-    steps += [(1 << rng.randrange(n), 1) for _ in range(50)] + [(0, 1), (0, 0)]
-    got = []
-
-    async def bench(ctx) -> None:
-        for req, adv in steps:
-            ctx.set(requests, req)
-            ctx.set(advance, adv)
-            got.append((ctx.get(ref.valid), ctx.get(ref.grant), ctx.get(oh.valid), ctx.get(oh.choice)))
-            await ctx.tick()
-
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    start = 0
-    for (req, adv), (ref_valid, ref_grant, valid, choice) in zip(steps, got, strict=True):
-        order = [(start + k) % n for k in range(n)]
-        want = next((i for i in order if req >> i & 1), None)
-        assert valid == ref_valid == (want is not None)
-        assert choice == (0 if want is None else 1 << want), (req, start)
-        if want is not None:
-            assert ref_grant == want
-            if adv:
-                start = (want + 1) % n
-    assert [got[i][3] for i in range(2 * n)] == [1 << (i % n) for i in range(2 * n)]
-
-
-@pytest.mark.parametrize("n", [1, 2, 5, 32])
-def test_onehot_index(n: int) -> None:
-    width = max(1, (n - 1).bit_length())
-    vec, idx = Signal(n), Signal(width)
-    m = Module()
-    m.d.comb += idx.eq(onehot_index(vec, width))
-    seen = []
-
-    async def bench(ctx) -> None:
-        for i in [None, *range(n)]:
-            ctx.set(vec, 0 if i is None else 1 << i)
-            seen.append((i, ctx.get(idx)))
-
-    sim = Simulator(m)
-    sim.add_testbench(bench)
-    sim.run()
-    assert seen == [(i, 0 if i is None else i) for i in [None, *range(n)]]
 
 
 def ends_on_iv(op: Op, conn_id: int, tag: int, rng: random.Random) -> JobCase:
