@@ -11,7 +11,8 @@ Timing: the core's job is registered before it is offered to the pool, and the f
 register. The word issued each cycle comes from the *current* entry (a register), with the
 entry's next-word facts (last word, block end, which buffer) kept as registers beside its
 counters; the round robin only chooses the entry that follows at a block's end. The buffer read
-address is thus a multiplexer of registers, and the core's read contract is unchanged.
+address is a register of its own (a word is picked one cycle, read the next, offered to the pool
+with the returned data the one after), so the core's read contract is unchanged.
 """
 
 from __future__ import annotations
@@ -107,14 +108,22 @@ class HashAdapter(wiring.Component):
         with m.If(started):
             m.d.sync += j_valid.eq(0)
 
-        # ---- feed: the current entry's next word is read (stage A) and offered to the pool
-        # (stage B). The current entry stays for a whole block; at its end the round robin names
-        # the next one among the other open entries (the current one continues if there is none).
+        # ---- feed: the current entry's next word is picked into stage A (its buffer address a
+        # register), read from the core's buffer (stage R) and offered to the pool with the data
+        # the buffer returns (stage B). The current entry stays for a whole block; at its end the
+        # round robin names the next one among the other open entries (the current one continues
+        # if there is none).
         cur_valid = Signal()
         cur = Signal(ebits)
         cur_oh = Signal(n)  # one-hot of `cur` while `cur_valid`, else 0
         m.submodules.rr = rr = RoundRobin(n)
         m.d.comb += rr.requests.eq(open_ & ~cur_oh)
+        a_valid = Signal()
+        a_addr = Signal.like(c.rd_addr)
+        a_out = Signal()
+        a_slot = Signal(self.slot_bits)
+        a_last = Signal()
+        a_end = Signal()
         b_valid = Signal()
         b_slot = Signal(self.slot_bits)
         b_last = Signal()
@@ -126,27 +135,49 @@ class HashAdapter(wiring.Component):
             pd.data.eq(c.rd_data),
             pd.last.eq(b_last),
         ]
-        issue = Signal()
-        m.d.comb += issue.eq(cur_valid & (~b_valid | self.pool_data.ready))
-        last = Signal()
-        block_end = Signal()
+        read = Signal()  # stage A's word is read now (B is free, or its word leaves)
         m.d.comb += [
-            last.eq(nxt_last[cur]),
-            block_end.eq(nxt_end[cur]),
-            c.rd_en.eq(issue),
-            c.rd_addr.eq(Cat(sent[cur][:ib], slot[cur])),
-            c.rd_out.eq(nxt_out[cur]),
+            read.eq(a_valid & (~b_valid | self.pool_data.ready)),
+            c.rd_en.eq(read),
+            c.rd_addr.eq(a_addr),
+            c.rd_out.eq(a_out),
         ]
-        with m.If(issue):
-            m.d.sync += [b_valid.eq(1), b_slot.eq(slot[cur]), b_last.eq(last), b_block_end.eq(block_end)]
+        with m.If(read):
+            m.d.sync += [b_valid.eq(1), b_slot.eq(a_slot), b_last.eq(a_last), b_block_end.eq(a_end)]
         with m.Elif(self.pool_data.ready):
             m.d.sync += b_valid.eq(0)
         m.d.comb += c.block.eq(self.pool_data.valid & self.pool_data.ready & b_block_end)
 
+        issue = Signal()  # the current entry's next word goes into stage A
+        last = Signal()
+        block_end = Signal()
+        m.d.comb += [
+            issue.eq(cur_valid & (~a_valid | read)),
+            last.eq(nxt_last[cur]),
+            block_end.eq(nxt_end[cur]),
+        ]
+        with m.If(issue):
+            m.d.sync += [
+                a_valid.eq(1),
+                a_addr.eq(Cat(sent[cur][:ib], slot[cur])),
+                a_out.eq(nxt_out[cur]),
+                a_slot.eq(slot[cur]),
+                a_last.eq(last),
+                a_end.eq(block_end),
+            ]
+        with m.Elif(read):
+            m.d.sync += a_valid.eq(0)
+
+        # A job that has had no word yet goes first (its lane idles until its first block is in);
+        # the others take turns.
+        fresh = Signal(n)  # open entries that have had no word yet
+        any_fresh, first_fresh = lowest_set(fresh & ~cur_oh, ebits)
         move = Signal()
-        m.d.comb += [move.eq(~cur_valid | (issue & block_end)), rr.advance.eq(move)]
+        m.d.comb += [move.eq(~cur_valid | (issue & block_end)), rr.advance.eq(move & ~any_fresh)]
         with m.If(move):
-            with m.If(rr.valid):
+            with m.If(any_fresh):
+                m.d.sync += [cur_valid.eq(1), cur.eq(first_fresh), cur_oh.eq(1 << first_fresh)]
+            with m.Elif(rr.valid):
                 m.d.sync += [cur_valid.eq(1), cur.eq(rr.grant), cur_oh.eq(1 << rr.grant)]
             with m.Elif(~cur_valid | last):
                 m.d.sync += [cur_valid.eq(0), cur_oh.eq(0)]
@@ -162,6 +193,7 @@ class HashAdapter(wiring.Component):
                     nxt_end[k].eq(j_one),
                     nxt_out[k].eq(j.split == 0),
                     open_[k].eq(j_words != 0),
+                    fresh[k].eq(j_words != 0),
                 ]
             with m.Elif(issue & cur_oh[k]):
                 s_k, l_k = sent[k], left[k]
@@ -171,6 +203,7 @@ class HashAdapter(wiring.Component):
                     nxt_last[k].eq(l_k == 2),
                     nxt_end[k].eq((l_k == 2) | (s_k[:3] == 6)),
                     nxt_out[k].eq(nxt_out[k] | (s_k == split_m1[k])),
+                    fresh[k].eq(0),
                 ]
                 with m.If(nxt_last[k]):
                     m.d.sync += open_[k].eq(0)

@@ -205,6 +205,7 @@ class HMACUnit(wiring.Component):
         merge_tail = Signal()  # keyed MD5 with a partial last word: the key merges into it
         state = Signal(STATE_BITS)  # the inner chaining value, then the inner digest, then the MAC
         key = Signal(STATE_BITS + 32)  # `outer`; for keyed MD5 shifted into place after the message
+        merged = Signal()  # keyed MD5: the key's first 8 bytes went out merged into the last word
         align = Signal(3)  # byte shifts still to apply to `key`
         expected = Signal(ICV_BITS)
         words = Signal(2)  # words done in the ICV, TAIL and OUTER_MESSAGE phases
@@ -229,7 +230,16 @@ class HMACUnit(wiring.Component):
         with m.If(align != 0):
             m.d.sync += [key.eq(key >> 8), align.eq(align - 1)]
 
-        m.d.comb += [self.job_id.eq(self.result.payload.id), self.busy.eq(~self.job.ready)]
+        # `job.ready` and `result.valid` are registers beside the FSM (true in IDLE / RESULT), so
+        # that a pool's choice of lane starts at a flip-flop, not at a decode of the state.
+        idle = Signal(init=1)
+        done = Signal()
+        m.d.comb += [
+            self.job_id.eq(self.result.payload.id),
+            self.busy.eq(~idle),
+            self.job.ready.eq(idle),
+            self.result.valid.eq(done),
+        ]
         m.d.comb += self.result.payload.error.eq(error)
         with m.If(self.data.valid & self.data.ready & self.data.payload.last):
             m.d.sync += self.open.eq(0)
@@ -256,8 +266,8 @@ class HMACUnit(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.job.ready.eq(1)
                 with m.If(self.job.valid):
+                    m.d.sync += idle.eq(0)
                     p = self.job.payload
                     n_words = (p.length + 7) >> 3
                     # (the tests of the word count read the length itself, off the adder)
@@ -276,6 +286,7 @@ class HMACUnit(wiring.Component):
                         merge_tail.eq((p.auth == Auth.KEYED_MD5) & (p.length[0:3] != 0)),
                         state.eq(p.inner),
                         key.eq(Cat(Const(0, 32), p.outer)),
+                        merged.eq(0),
                         align.eq(Mux(p.auth == Auth.KEYED_MD5, p.length[0:3], 0)),
                         words.eq(0),
                         ended.eq(no_words),
@@ -320,7 +331,7 @@ class HMACUnit(wiring.Component):
                         count_word()
                         frame(final=last_word & ~verify)
                         with m.If(merge):
-                            m.d.sync += key.eq(key << 64)
+                            m.d.sync += merged.eq(1)
             with m.State("ICV"):
                 with m.If(~verify | ended | (words == ICV_WORDS)):
                     m.d.sync += words.eq(0)
@@ -344,14 +355,18 @@ class HMACUnit(wiring.Component):
                     m.d.sync += words.eq(0)
                     m.next = "INNER_DIGEST"
                 with m.Else():
-                    m.d.comb += [feed.valid.eq(1), feed.payload.eq(key[-64:])]
+                    # the key's 64-bit pieces from the top, after the one merged (no shifting of
+                    # `key` here: its only writers are the job's start and the alignment)
+                    pieces = Array(key.word_select(2 - i, 64) for i in range(3))
+                    m.d.comb += [feed.valid.eq(1), feed.payload.eq(pieces[words + merged])]
                     with m.If(feed.ready):
-                        m.d.sync += [key.eq(key << 64), words.eq(words + 1)]
+                        m.d.sync += words.eq(words + 1)
             with m.State("INNER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
                 with m.If(lane.digest.valid):
                     m.d.sync += state.eq(lane.digest.payload)
                     with m.If(keyed):
+                        m.d.sync += done.eq(1)
                         m.next = "RESULT"
                     with m.Else():
                         m.next = "OUTER"
@@ -378,17 +393,17 @@ class HMACUnit(wiring.Component):
             with m.State("OUTER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
                 with m.If(lane.digest.valid):
-                    m.d.sync += state.eq(lane.digest.payload)
+                    m.d.sync += [state.eq(lane.digest.payload), done.eq(1)]
                     m.next = "RESULT"
             with m.State("RESULT"):
                 mask = _icv_mask(auth)
                 icv = state[-ICV_BITS:] & mask
                 m.d.comb += [
-                    self.result.valid.eq(1),
                     self.result.payload.icv.eq(icv),
                     self.result.payload.match.eq(verify & ~error & ((expected & mask) == icv)),
                 ]
                 with m.If(self.result.ready):
+                    m.d.sync += [done.eq(0), idle.eq(1)]
                     m.next = "IDLE"
         return m
 
@@ -429,7 +444,7 @@ class HMACPool(wiring.Component):
         buffer (``ready`` is a register; a word reaches its lane two cycles after its transfer
         at the earliest); a word's lane is looked up when it enters the buffer's head.
     results : Out(stream.Signature(HMACResult))
-        One result per job, from a register (a cycle after the lane finished).
+        One result per job, from a register (a cycle after the lane has it, at the earliest).
     dropped : Out(1)
         Strobe: a data word naming no open job was dropped this cycle (at the buffer's head).
     busy : Out(lanes)
@@ -480,7 +495,9 @@ class HMACPool(wiring.Component):
             units.append(unit)
         m.d.comb += self.busy.eq(Cat(u.busy for u in units))
 
-        # Jobs: to the highest-numbered idle lane that can run them.
+        # Jobs: to the highest-numbered idle lane that can run them (lanes' `ready` are registers).
+        n = self.lanes
+        lane_bits = max(1, (n - 1).bit_length())
         md5_job = needs_md5(self.jobs.payload.auth) & (self.md5_lanes > 0)
         taken = Const(0)
         for i, u in reversed(list(enumerate(units))):
@@ -530,11 +547,12 @@ class HMACPool(wiring.Component):
         with m.Elif(incoming):
             m.d.sync += [skid_valid.eq(1), skid.eq(word)]
 
-        # Results: a register, loaded from the lowest-numbered lane with one (a log-depth choice).
+        # Results: a register, loaded from the lowest-numbered lane with one (a log-depth choice
+        # over the lanes' `result.valid` registers).
         res_valid = Signal()
         res = Signal(HMACResult)
         has = Cat(u.result.valid for u in units)
-        found, index = lowest_set(has, max(1, (self.lanes - 1).bit_length()))
+        found, index = lowest_set(has, lane_bits)
         payloads = Array(u.result.payload.as_value() for u in units)
         load = Signal()
         m.d.comb += [

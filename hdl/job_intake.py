@@ -159,8 +159,10 @@ class JobIntake(wiring.Component):
         ended = Signal()  # `last` already seen on a header word
         auth_words = Signal(14)  # ceil(auth_len / 8), from the first header word
         auth_ragged = Signal()  # auth_len is not a multiple of 8
-        data_words = Signal(15)  # ceil(auth_len / 8) + cipher_len / 8 (exact when the lengths pass)
-        len_bad = Signal()  # a length check other than the size limit failed
+        data_words = Signal(ib + 1)  # ceil(auth_len / 8) + cipher_len / 8 (when the lengths pass)
+        no_data = Signal()  # data_words == 0
+        one_data = Signal()  # data_words == 1
+        len_bad = Signal()  # a length check failed
         cipher_some = Signal()  # cipher_len != 0
         # The context read issued with the first header word is on `ctx` from the next cycle on
         # and stays there; these follow it every cycle and are valid from the CHECK cycle on.
@@ -179,7 +181,7 @@ class JobIntake(wiring.Component):
         ]
 
         # Body sequencing: which word comes next and whether it is the final one the lengths call for.
-        data_left = Signal(15)  # data words still to come
+        data_left = Signal(ib + 1)  # data words still to come
         data_one = Signal()  # data_left == 1
         icv_index = Signal(range(ICV_WORDS))
         final = Signal()  # the next body word is the frame's final word
@@ -229,30 +231,31 @@ class JobIntake(wiring.Component):
                         m.next = "HDR1"
             with m.State("HDR1"):
                 m.d.comb += self.jobs.ready.eq(1)
+                # exact whenever cipher_len is a multiple of 8, as it must be to pass
+                words = Signal(15)
+                m.d.comb += words.eq(auth_words + hdr1_cipher_len[3:])
                 with m.If(accept):
                     m.d.sync += [
                         rec.cipher_len.eq(hdr1_cipher_len),
                         ended.eq(word.last),
-                        data_words.eq(auth_words + hdr1_cipher_len[3:]),
+                        data_words.eq(words),
+                        no_data.eq(words == 0),
+                        one_data.eq(words == 1),
                         cipher_some.eq(hdr1_cipher_len != 0),
                         len_bad.eq(
                             (hdr1_cipher_len[:3] != 0)
                             | (op_cipher & auth_ragged)
                             | (~op_cipher & (hdr1_cipher_len != 0))
+                            | (words > self.slot_words)
                         ),
                     ]
                     m.next = "CHECK"
             with m.State("CHECK"):
                 # Status precedence over registered facts; the context as read at the first word.
-                no_data = data_words == 0
                 nothing = ~op_cipher & no_data & ~verifies  # the lengths call for no body word
-                m.d.sync += [
-                    rec.ctx.eq(ctx),
-                    data_left.eq(data_words),
-                    data_one.eq(data_words == 1),
-                ]
+                m.d.sync += [rec.ctx.eq(ctx), data_left.eq(data_words), data_one.eq(one_data)]
                 hdr_bad = Signal()
-                m.d.comb += hdr_bad.eq(bad_conn | bad_op | len_bad | (data_words > self.slot_words))
+                m.d.comb += hdr_bad.eq(bad_conn | bad_op | len_bad)
                 with m.If(bad_conn):
                     m.d.sync += rec.status.eq(Status.BAD_CONN)
                 with m.Elif(bad_op):
@@ -269,7 +272,7 @@ class JobIntake(wiring.Component):
                     m.d.sync += final.eq(no_data & ~verifies)
                     m.next = "IV"
                 with m.Elif(~no_data):
-                    m.d.sync += final.eq((data_words == 1) & ~verifies)
+                    m.d.sync += final.eq(one_data & ~verifies)
                     m.next = "DATA"
                 with m.Else():
                     to_icv()
