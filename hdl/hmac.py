@@ -19,16 +19,17 @@ whether the two agree over the ICV's length; the comparison is done here, in har
 Figures (Amaranth simulation, ``.venv/bin/python tests/test_hdl_hash.py``): one lane runs 1400-byte
 HMAC-SHA1 jobs at 0.71 bytes per cycle (24 blocks of 81 cycles each, plus ~30 cycles per pass);
 a pool of 8 lanes fed with randomly interleaved words reached 4.3 bytes per cycle (4.9 with
-``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (``esa hdl synth --unit hmac``, yosys
-``synth_ecp5``, nextpnr; default seed, ``--seed 1``, ``--seed 2``): an HMACUnit with both cores is
-6.0k LUT4 + 454 CCU2C + 3.2k FF, 81.1 / 79.4 / 87.1 MHz, limited by the MD5 step (see
-:mod:`hdl.md5`) or by the ``key`` register's updates; the same runs gave 77.0 / 78.1 / 76.5 MHz
-before the MD5 core's last rearrangement. With ``--param md5_carry=ecp5`` (the MD5 adders in ECP5
-carry cells, synthesis only): 98.3 / 96.1 / 105.3 MHz, the MD5 step again the limit in two of the
-three. With ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``,
-4.1k LUT4 + 245 CCU2C + 2.2k FF): 103.4 MHz. The word counters' "last word" / "no word left"
-tests are registers beside the counters (``msg_last``, ``msg_done``; the lane's ``from_data``,
-``data_last``), off the paths into the feed FIFO and the block buffer.
+``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (``esa hdl synth --unit hmac --param
+md5_carry=None``, yosys ``synth_ecp5``, nextpnr; default seed, ``--seed 1``, ``--seed 2``): an
+HMACUnit with both cores is 6.0k LUT4 + 454 CCU2C + 3.2k FF, 81.1 / 79.4 / 87.1 MHz, limited by
+the MD5 step (see :mod:`hdl.md5`) or by the ``key`` register's updates; the same runs gave 77.0 /
+78.1 / 76.5 MHz before the MD5 core's last rearrangement. With the MD5 adders in ECP5 carry cells
+(``md5_carry=ecp5``, what ``"auto"`` builds for ECP5 synthesis): 98.3 / 96.1 / 105.3 MHz, the MD5
+step again the limit in two of the three. With ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only
+(``--param md5=False --mapper abc``, 4.1k LUT4 + 245 CCU2C + 2.2k FF): 103.4 MHz. The word
+counters' "last word" / "no word left" tests are registers beside the counters (``msg_last``,
+``msg_done``; the lane's ``from_data``, ``data_last``), off the paths into the feed FIFO and the
+block buffer.
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal
@@ -120,9 +121,10 @@ class HMACUnit(wiring.Component):
     md5_step_cycles : 1 or 2
         MD5 core cycles per step (see :class:`~hdl.md5.MD5Core`): 2 halves MD5's rate but lets
         the lane run at about the SHA-1 core's clock.
-    md5_carry : None or "ecp5"
+    md5_carry : "auto", None or "ecp5"
         The MD5 core's ``carry`` (see :class:`~hdl.md5.MD5Core`): ``"ecp5"`` builds its step
-        adders from ECP5 carry cells, for synthesis only.
+        adders from ECP5 carry cells, for synthesis only; ``"auto"`` (default) does so when
+        elaborated for ECP5 (:mod:`hdl.target`).
 
     Ports
     -----
@@ -148,7 +150,12 @@ class HMACUnit(wiring.Component):
     """
 
     def __init__(
-        self, *, fifo_depth: int = 0, md5: bool = True, md5_step_cycles: int = 1, md5_carry: str | None = None
+        self,
+        *,
+        fifo_depth: int = 0,
+        md5: bool = True,
+        md5_step_cycles: int = 1,
+        md5_carry: str | None = "auto",
     ):
         if fifo_depth < 0:
             raise ValueError(f"fifo_depth must be 0 or more, not {fifo_depth}")
@@ -198,7 +205,9 @@ class HMACUnit(wiring.Component):
         verify = Signal()
         keyed = Signal()  # RFC 1828: append the key, no outer hash
         length = Signal(JOB_LENGTH_BITS)
-        inner_length = Signal(JOB_LENGTH_BITS + 1)  # the inner hash's message bytes (keyed MD5: + key)
+        # the message bytes of the lane's next hash: the inner one's (keyed MD5: + key), then the
+        # outer one's (a register, so the lane's start takes no choice of the FSM's state)
+        start_length = Signal(JOB_LENGTH_BITS + 1)
         msg_left = Signal(JOB_LENGTH_BITS - 2)  # message words still to pass to the lane
         msg_last = Signal()  # msg_left == 1, kept beside the counter (off the feed's path)
         msg_done = Signal()  # msg_left == 0
@@ -279,7 +288,7 @@ class HMACUnit(wiring.Component):
                         verify.eq(p.verify),
                         keyed.eq(p.auth == Auth.KEYED_MD5),
                         length.eq(p.length),
-                        inner_length.eq(p.length + Mux(p.auth == Auth.KEYED_MD5, 16, 0)),
+                        start_length.eq(p.length + Mux(p.auth == Auth.KEYED_MD5, 16, 0)),
                         msg_left.eq(n_words),
                         msg_last.eq(one_word),
                         msg_done.eq(p.length == 0),
@@ -301,7 +310,7 @@ class HMACUnit(wiring.Component):
                     lp.algorithm.eq(algorithm),
                     lp.iv.eq(state),
                     lp.prefix.eq(64),
-                    lp.length.eq(inner_length),
+                    lp.length.eq(start_length),
                 ]
                 with m.If(lane.start.ready):
                     m.next = "MESSAGE"
@@ -369,6 +378,7 @@ class HMACUnit(wiring.Component):
                         m.d.sync += done.eq(1)
                         m.next = "RESULT"
                     with m.Else():
+                        m.d.sync += start_length.eq(Mux(is_md5, 16, 20))
                         m.next = "OUTER"
             with m.State("OUTER"):
                 lp = lane.start.payload
@@ -377,7 +387,7 @@ class HMACUnit(wiring.Component):
                     lp.algorithm.eq(algorithm),
                     lp.iv.eq(key[32:]),
                     lp.prefix.eq(64),
-                    lp.length.eq(Mux(is_md5, 16, 20)),
+                    lp.length.eq(start_length),
                 ]
                 with m.If(lane.start.ready):
                     m.next = "OUTER_MESSAGE"
@@ -429,7 +439,7 @@ class HMACPool(wiring.Component):
         by any lane and complete with ``error``.
     md5_step_cycles : 1 or 2
         See :class:`HMACUnit`.
-    md5_carry : None or "ecp5"
+    md5_carry : "auto", None or "ecp5"
         See :class:`HMACUnit`.
 
     Ports
@@ -458,7 +468,7 @@ class HMACPool(wiring.Component):
         fifo_depth: int = 0,
         md5_lanes: int | None = None,
         md5_step_cycles: int = 1,
-        md5_carry: str | None = None,
+        md5_carry: str | None = "auto",
     ):
         if lanes < 1:
             raise ValueError(f"an HMAC pool needs at least one lane, not {lanes}")

@@ -140,3 +140,15 @@ def test_depth_report_follows_yosys_mapping(tmp_path: Path) -> None:
     for p in found.values():
         assert p.drivers[0] == "TRELLIS_FF" and p.levels >= p.luts + 0.5, p
     assert found[256].levels > found[16].levels + 1, found
+
+
+def test_ecp5_target_builds_carry_cells_and_generic_does_not(tmp_path: Path) -> None:
+    """`esa hdl export --target ecp5` (what `esa hdl synth` synthesises) builds the MD5 step's
+    adders from ECP5 CCU2C cells; the generic export, which the simulators run, has none."""
+    generic, _ = export(tmp_path / "generic", SMALL)
+    ecp5, desc = export(tmp_path / "ecp5", SMALL, "ecp5")
+    assert "CCU2C" not in generic.read_text()
+    assert ecp5.read_text().count("CCU2C ") >= 2 * 16  # two 32-bit adders, two bits per cell
+    assert json.loads(desc.read_text())["target"] == "ecp5"
+    with pytest.raises(ValueError, match="unknown target"):
+        export(tmp_path / "x", SMALL, "ice40")
