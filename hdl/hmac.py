@@ -273,6 +273,18 @@ class HMACUnit(wiring.Component):
             with m.If(din.last != final):
                 m.d.sync += error.eq(1)
 
+        # The lane's start fields are driven in every state from registers (the lane samples them
+        # only with `start.valid`, in INNER and OUTER), so that its length arithmetic starts at
+        # the `start_length` register rather than at a decode of this FSM's state.
+        outer_phase = Signal()  # the next start is the outer hash's
+        lp = lane.start.payload
+        m.d.comb += [
+            lp.algorithm.eq(algorithm),
+            lp.iv.eq(Mux(outer_phase, key[32:], state)),
+            lp.prefix.eq(64),
+            lp.length.eq(start_length),
+        ]
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.job.valid):
@@ -296,6 +308,7 @@ class HMACUnit(wiring.Component):
                         state.eq(p.inner),
                         key.eq(Cat(Const(0, 32), p.outer)),
                         merged.eq(0),
+                        outer_phase.eq(0),
                         align.eq(Mux(p.auth == Auth.KEYED_MD5, p.length[0:3], 0)),
                         words.eq(0),
                         ended.eq(no_words),
@@ -304,14 +317,7 @@ class HMACUnit(wiring.Component):
                     ]
                     m.next = "INNER"
             with m.State("INNER"):
-                lp = lane.start.payload
-                m.d.comb += [
-                    lane.start.valid.eq(1),
-                    lp.algorithm.eq(algorithm),
-                    lp.iv.eq(state),
-                    lp.prefix.eq(64),
-                    lp.length.eq(start_length),
-                ]
+                m.d.comb += lane.start.valid.eq(1)
                 with m.If(lane.start.ready):
                     m.next = "MESSAGE"
             with m.State("MESSAGE"):
@@ -378,17 +384,10 @@ class HMACUnit(wiring.Component):
                         m.d.sync += done.eq(1)
                         m.next = "RESULT"
                     with m.Else():
-                        m.d.sync += start_length.eq(Mux(is_md5, 16, 20))
+                        m.d.sync += [start_length.eq(Mux(is_md5, 16, 20)), outer_phase.eq(1)]
                         m.next = "OUTER"
             with m.State("OUTER"):
-                lp = lane.start.payload
-                m.d.comb += [
-                    lane.start.valid.eq(1),
-                    lp.algorithm.eq(algorithm),
-                    lp.iv.eq(key[32:]),
-                    lp.prefix.eq(64),
-                    lp.length.eq(start_length),
-                ]
+                m.d.comb += lane.start.valid.eq(1)
                 with m.If(lane.start.ready):
                     m.next = "OUTER_MESSAGE"
             with m.State("OUTER_MESSAGE"):
