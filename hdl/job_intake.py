@@ -5,7 +5,8 @@ and the expected ICV words (verifying ops), ``last`` on the final word (see :mod
 Every frame, good or bad, takes a job slot and ends in exactly one :attr:`JobIntake.commit`
 pulse carrying its record (:func:`job_record_layout`); a bad frame is drained to its ``last``
 word first, so a malformed job never desynchronises the stream or hangs the engine. A frame that
-ends within its two header words completes with ``BAD_LENGTH``.
+ends at its first header word completes with ``BAD_LENGTH``; one that ends at its second is
+checked like any other (complete if its lengths call for no more words).
 
 Checks, in order of precedence (the first that fails sets the status):
 

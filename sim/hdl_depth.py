@@ -44,7 +44,7 @@ class LogicPath:
     end_pin: str
     nets: list[str]
     drivers: list[str]
-    """The cell type driving each of ``nets``."""
+    """The cell type driving each of ``nets`` (``"input"`` for a top-level input)."""
 
     @property
     def luts(self) -> int:
@@ -196,12 +196,15 @@ class Netlist:
                     end=end,
                     end_pin=f"{self.cells[cell_name]['type']}.{port}",
                     nets=[self.name(n) for n in nets],
-                    drivers=[self.cells[self._driver[n][0]]["type"] for n in nets],
+                    drivers=[self._driver_type(n) for n in nets],
                 )
             )
             if len(paths) == count:
                 break
         return paths
+
+    def _driver_type(self, bit: int) -> str:
+        return self.cells[self._driver[bit][0]]["type"] if bit in self._driver else "input"
 
     def _end_name(self, cell_name: str, bit: int) -> str:
         """A flip-flop is best named by its output (the register); other ends by their input."""

@@ -140,6 +140,9 @@ def test_depth_report_follows_yosys_mapping(tmp_path: Path) -> None:
     for p in found.values():
         assert p.drivers[0] == "TRELLIS_FF" and p.levels >= p.luts + 0.5, p
     assert found[256].levels > found[16].levels + 1, found
+    # the input register's paths start at the top-level port itself
+    (port,) = [p for p in deepest_paths(tmp_path / "w16" / "synth.json", 50) if p.start.startswith("a[")]
+    assert port.drivers == ["input"] and port.levels == 0 and port.end.startswith("a_q["), port
 
 
 def test_ecp5_target_builds_carry_cells_and_generic_does_not(tmp_path: Path) -> None:
