@@ -17,6 +17,8 @@ a context affects the jobs that arrive afterwards, not those already inside.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -28,7 +30,7 @@ from .hash_adapter import HashAdapter
 from .hmac import HMACPool
 from .layouts import ContextWrite, PerfCounters, StreamWord
 
-__all__ = ["Engine", "DEFAULTS"]
+__all__ = ["Engine", "DEFAULTS", "check_parameter_names"]
 
 DEFAULTS = {
     "conns": 1024,
@@ -40,6 +42,15 @@ DEFAULTS = {
     "hash_fifo_depth": 8,
 }
 """The default configuration (the one the ECP5-85F figures are for)."""
+
+
+def check_parameter_names(params: Mapping[str, object]) -> None:
+    """Raise ``TypeError`` for a name that is not an :class:`Engine` parameter. Callers that take
+    parameters from users call it before constructing (an Amaranth elaboratable that is built
+    and never elaborated warns when it is collected, even if its constructor raised)."""
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown Engine parameter(s): {', '.join(sorted(unknown))}")
 
 
 class Engine(wiring.Component):
@@ -69,9 +80,7 @@ class Engine(wiring.Component):
     """
 
     def __init__(self, **params) -> None:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown Engine parameter(s): {', '.join(sorted(unknown))}")
+        check_parameter_names(params)
         self.params = {**DEFAULTS, **params}
         p = self.params
         self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])

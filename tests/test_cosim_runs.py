@@ -47,7 +47,6 @@ def test_runs_that_end_inside_a_result_frame(sim: str, budget: int) -> None:
         assert result.data == enc.update(job.cipher_data) + enc.finalize()
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")  # the engine refusing a bad parameter
 def test_engine_design_is_cached_per_parameters_and_sources(tmp_path, monkeypatch) -> None:
     """The second open of the same engine builds and converts nothing; other parameters do."""
     from driver.cosim import verilog
