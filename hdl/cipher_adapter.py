@@ -15,9 +15,8 @@ a lane works on it); the free lane for the next start is chosen a cycle ahead to
 pipeline that never stalls: pick a lane (round robin over the registered eligibility), fetch its
 read address, read the input buffer, write the block into a small FIFO towards the CBC unit
 (its output registered). A pick needs a credit (a FIFO place kept for it), so the CBC unit's
-``ready`` ends at the FIFO.
-Output blocks are written one cycle after they leave the CBC unit, and ``done`` is registered
-with the last write.
+``ready`` ends at the FIFO. Output blocks are written one cycle after they leave the CBC unit,
+and ``done`` is registered with the last write.
 """
 
 from __future__ import annotations
@@ -245,6 +244,6 @@ class CipherAdapter(wiring.Component):
                     rlast[k].eq(st.blocks == 1),
                     outst[k].eq(0),
                 ]
-            with m.Elif(finishing & (o.lane == k)):
+            with m.Elif(recv[k] & rlast[k]):
                 m.d.sync += busy[k].eq(0)
         return m

@@ -90,8 +90,9 @@ class HashLane(wiring.Component):
         ``algorithm`` says (so an MD5 request still completes, with a meaningless digest).
     md5_step_cycles : 1 or 2
         Passed to :class:`~hdl.md5.MD5Core` as ``step_cycles``.
-    md5_carry : None or "ecp5"
-        Passed to :class:`~hdl.md5.MD5Core` as ``carry`` (ECP5 carry cells, synthesis only).
+    md5_carry : "auto", None or "ecp5"
+        Passed to :class:`~hdl.md5.MD5Core` as ``carry`` (ECP5 carry cells; ``"auto"``: when
+        elaborated for ECP5).
 
     Cost per message: 1 start cycle, 8 cycles to assemble the first block, then 65 (MD5) or 81
     (SHA-1) cycles per block, then 2 cycles to the digest.
@@ -101,7 +102,7 @@ class HashLane(wiring.Component):
     data: In(stream.Signature(64))
     digest: Out(stream.Signature(STATE_BITS))
 
-    def __init__(self, *, md5: bool = True, md5_step_cycles: int = 1, md5_carry: str | None = None):
+    def __init__(self, *, md5: bool = True, md5_step_cycles: int = 1, md5_carry: str | None = "auto"):
         self.md5 = md5
         self.md5_step_cycles = md5_step_cycles
         self.md5_carry = md5_carry
