@@ -25,8 +25,11 @@ HMACUnit with both cores is 6.0k LUT4 + 454 CCU2C + 3.2k FF, 81.1 / 79.4 / 87.1 
 the MD5 step (see :mod:`hdl.md5`) or by the ``key`` register's updates; the same runs gave 77.0 /
 78.1 / 76.5 MHz before the MD5 core's last rearrangement. With the MD5 adders in ECP5 carry cells
 (``md5_carry=ecp5``, what ``"auto"`` builds for ECP5 synthesis): 98.3 / 96.1 / 105.3 MHz, the MD5
-step again the limit in two of the three. With ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only
-(``--param md5=False --mapper abc``, 4.1k LUT4 + 245 CCU2C + 2.2k FF): 103.4 MHz. The word
+step again the limit in two of the three; after this control was re-timed (``job.ready``,
+``result.valid`` and the lane's start fields from registers), ``esa hdl synth --unit hmac
+--mapper abc --seed 1``: 5.8k LUT4 + 463 CCU2C + 3.2k FF, 94.9 MHz. Before it, with
+``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``, 4.1k LUT4 + 245
+CCU2C + 2.2k FF): 103.4 MHz. The word
 counters' "last word" / "no word left" tests are registers beside the counters (``msg_last``,
 ``msg_done``; the lane's ``from_data``, ``data_last``), off the paths into the feed FIFO and the
 block buffer.

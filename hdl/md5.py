@@ -25,7 +25,8 @@ adder and ``b ^ (rotated_lo | rotated_hi)`` in the second, two LUT levels off th
 101.3-106.7 MHz alone (``--param carry=ecp5``, same seeds). That netlist is for synthesis: the
 default, ``carry="auto"``, builds it when the core is elaborated for ECP5 (platform
 :data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain adders otherwise; the tests run
-the CCU2C version in Icarus with yosys's cell model.
+the CCU2C version in Icarus with yosys's cell model. Since T is looked up a step earlier
+(``t_ahead``), seed 1 gives 82.3 MHz plain and 103.0 MHz with ``carry="ecp5"``.
 """
 
 import functools
