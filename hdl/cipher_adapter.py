@@ -13,10 +13,10 @@ word has arrived", all computed a cycle ahead from the next state (the arrival f
 fill state a cycle old, which only errs towards waiting: a slot's fill count never falls while
 a lane works on it); the free lane for the next start is chosen a cycle ahead too. Feeding is a
 pipeline that never stalls: pick a lane (round robin over the registered eligibility), fetch its
-read address, read the input buffer, write the block into a small FIFO towards the CBC unit
-(its output registered). A pick needs a credit (a FIFO place kept for it), so the CBC unit's
-``ready`` ends at the FIFO. Output blocks are written one cycle after they leave the CBC unit,
-and ``done`` is registered with the last write.
+read address, read the input buffer (:data:`~hdl.crypto_ports.READ_LATENCY` cycles), write the
+block into a small FIFO towards the CBC unit (its output registered). A pick needs a credit (a
+FIFO place kept for it), so the CBC unit's ``ready`` ends at the FIFO. Output blocks are written
+one cycle after they leave the CBC unit, and ``done`` is registered with the last write.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
-from .crypto_ports import CipherPort
+from .crypto_ports import READ_LATENCY, CipherPort
+from .pipeline import delayed
 from .priority import RoundRobin, lowest_set
 
 __all__ = ["CipherAdapter"]
@@ -46,8 +47,9 @@ class CipherAdapter(wiring.Component):
         From the CBC unit's ``o`` (always taken).
     """
 
-    FEED_DEPTH = 8
-    """Blocks between a pick and the CBC unit: the three stages and the FIFO's slack."""
+    FEED_DEPTH = READ_LATENCY + 7
+    """Blocks between a pick and the CBC unit: enough for the round trip of a credit (pick,
+    address, buffer read, the FIFO's two registers, the pop) at one block per cycle."""
 
     def __init__(self, *, slot_bits: int, idx_bits: int, lanes: int, depth: int = 4) -> None:
         self.slot_bits, self.idx_bits, self.lanes, self.depth = slot_bits, idx_bits, lanes, depth
@@ -137,7 +139,7 @@ class CipherAdapter(wiring.Component):
             c.done_slot.eq(done_slot),
         ]
 
-        # ---- feed: pick (stage 1), address (2), buffer read (3), into a FIFO towards the CBC
+        # ---- feed: pick (stage 1), address (2), buffer read (3..), into a FIFO towards the CBC
         # unit. The stages never stall: a pick needs a credit, a place in the FIFO kept free for
         # it, so the CBC unit's ready reaches the FIFO only and not the pick.
         m.submodules.rr = rr = RoundRobin(n)
@@ -156,8 +158,8 @@ class CipherAdapter(wiring.Component):
         with m.Elif(popped & ~issue):
             m.d.sync += [credits.eq(credits + 1), has_credit.eq(1)]
         g = rr.grant
-        s1_valid, s2_valid, s3_valid = Signal(), Signal(), Signal()
-        s1_lane, s2_lane, s3_lane = (Signal(lane_bits(n), name=f"s{i}_lane") for i in (1, 2, 3))
+        s1_valid, s2_valid = Signal(), Signal()
+        s1_lane, s2_lane = (Signal(lane_bits(n), name=f"s{i}_lane") for i in (1, 2))
         s1_onehot = Signal(n)  # the picked lane again, for the per-lane address increments
         s2_addr = Signal(abits)
         m.d.sync += [
@@ -167,14 +169,14 @@ class CipherAdapter(wiring.Component):
             s2_valid.eq(s1_valid),
             s2_lane.eq(s1_lane),
             s2_addr.eq(raddr[s1_lane]),
-            s3_valid.eq(s2_valid),
-            s3_lane.eq(s2_lane),
         ]
+        rd_valid = delayed(m, s2_valid, READ_LATENCY, "rd_valid")  # the read's word is on rd_data
+        rd_lane = delayed(m, s2_lane, READ_LATENCY, "rd_lane")
         m.d.comb += [
             c.rd_en.eq(s2_valid),
             c.rd_addr.eq(s2_addr),
-            feed.w_en.eq(s3_valid),
-            feed.w_data.eq(Cat(c.rd_data, s3_lane)),
+            feed.w_en.eq(rd_valid),
+            feed.w_data.eq(Cat(c.rd_data, rd_lane)),
             self.cbc_i.valid.eq(feed.r_rdy),
             self.cbc_i.payload.data.eq(feed.r_data[:64]),
             self.cbc_i.payload.lane.eq(feed.r_data[64:]),

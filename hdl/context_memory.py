@@ -2,7 +2,9 @@
 
 The host writes contexts through the ``contexts`` stream (one conn id per beat; a context whose
 ``valid`` bit is clear invalidates the conn id). The job intake reads the context of a job's
-conn id through a synchronous read port: the data appear the cycle after the address.
+conn id through a synchronous read port with a registered output: the data appear two cycles
+after the address (:data:`READ_LATENCY`), so the block RAMs' clock-to-output time and their
+spread across the chip never share a cycle with the intake's checks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import ContextWrite, SAContext
 
-__all__ = ["ContextMemory"]
+__all__ = ["READ_LATENCY", "ContextMemory"]
+
+READ_LATENCY = 2
+"""Cycles from a context read (``rd_en`` at a clock edge) to its data on ``rd_data``."""
 
 
 class ContextMemory(wiring.Component):
@@ -30,8 +35,8 @@ class ContextMemory(wiring.Component):
     rd_en : In(1)
         Read enable.
     rd_data : Out(SAContext)
-        The context of the last sampled conn id, a cycle after the read; ``valid`` reads 0 for a
-        conn id at or beyond ``conns``.
+        The context of the last sampled conn id, :data:`READ_LATENCY` cycles after the read (and
+        held until the next read's data); ``valid`` reads 0 for a conn id at or beyond ``conns``.
     rd_in_range : Out(1)
         The last sampled conn id was below ``conns``.
     """
@@ -69,10 +74,7 @@ class ContextMemory(wiring.Component):
         m.d.comb += [rp.addr.eq(self.rd_addr[:abits]), rp.en.eq(self.rd_en)]
         with m.If(self.rd_en):
             m.d.sync += in_range.eq(self.rd_addr < self.conns)
-        m.d.comb += [
-            self.rd_data.eq(rp.data),
-            self.rd_in_range.eq(in_range),
-        ]
+        m.d.sync += [self.rd_data.eq(rp.data), self.rd_in_range.eq(in_range)]
         with m.If(~in_range):
-            m.d.comb += self.rd_data.valid.eq(0)
+            m.d.sync += self.rd_data.valid.eq(0)
         return m

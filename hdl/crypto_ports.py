@@ -4,6 +4,12 @@ The core (:class:`hdl.engine_core.EngineCore`) keeps every job in a slot of its 
 starts work on the units through these ports; a unit reads its input words from the core's
 buffers, writes cipher output back into the output buffer, and reports when a job is done.
 Addresses are ``slot * slot_words + index`` (word index within the job's data).
+
+Buffer reads are pipelined: the word read at a clock edge is on ``rd_data`` :data:`READ_LATENCY`
+cycles later, for one cycle at least (a unit keeps its own tag of what it read, stage by stage).
+The block RAM's output and the far end of its route across the chip are each registered, so
+neither the RAM's clock-to-output time nor the wire to a unit placed elsewhere shares a cycle
+with logic.
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ from amaranth.lib.wiring import In, Out
 
 from .layouts import HASH_STATE_BYTES, ICV_WORDS, Auth
 
-__all__ = ["cipher_start_layout", "hash_start_layout", "CipherPort", "HashPort"]
+__all__ = ["READ_LATENCY", "cipher_start_layout", "hash_start_layout", "CipherPort", "HashPort"]
+
+READ_LATENCY = 3
+"""Cycles from a buffer read (``rd_en`` at a clock edge) to its word on ``rd_data``: the block RAM,
+a register at its output, a register at the reader's end."""
 
 
 def cipher_start_layout(slot_bits: int, idx_bits: int) -> data.StructLayout:
@@ -65,7 +75,7 @@ class CipherPort(wiring.Signature):
     start : Out(stream of cipher_start_layout)
         Jobs to cipher.
     rd_en, rd_addr : In
-        Read of one input word; ``rd_data`` holds it from the next cycle until the next read.
+        Read of one input word; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
     rd_data : Out(64)
     wr_en, wr_addr, wr_data : In
         Write of one output block into the output buffer (always accepted).
@@ -106,7 +116,7 @@ class HashPort(wiring.Signature):
         Jobs to authenticate.
     rd_en, rd_addr, rd_out : In
         Read of one message word of a slot, from the output buffer when ``rd_out`` else from the
-        input buffer; ``rd_data`` holds it from the next cycle until the next read.
+        input buffer; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
     rd_data : Out(64)
     done, done_slot, done_icv : In
         Pulse when the job in ``done_slot`` has its ICV (128 bits, left-aligned; HMAC-96 uses

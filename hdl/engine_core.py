@@ -9,15 +9,16 @@ its :class:`~hdl.crypto_ports.CipherPort` and :class:`~hdl.crypto_ports.HashPort
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .context_memory import ContextMemory
-from .crypto_ports import CipherPort, HashPort
+from .crypto_ports import READ_LATENCY, CipherPort, HashPort
 from .job_intake import JobIntake
 from .layouts import ContextWrite, PerfCounters, StreamWord
+from .pipeline import delayed
 from .result_buffer import ResultEmitter
 from .scheduler import SlotScheduler
 
@@ -121,24 +122,31 @@ class EngineCore(wiring.Component):
             cp.fill_words.eq(intake.fill_words),
             in_rc.en.eq(cp.rd_en),
             in_rc.addr.eq(cp.rd_addr),
-            cp.rd_data.eq(in_rc.data),
             out_w.en.eq(cp.wr_en),
             out_w.addr.eq(cp.wr_addr),
             out_w.data.eq(cp.wr_data),
             out_re.en.eq(emit.out_rd_en),
             out_re.addr.eq(emit.out_rd_addr),
-            emit.out_rd_data.eq(out_re.data),
             in_rh.en.eq(hp.rd_en & ~hp.rd_out),
             in_rh.addr.eq(hp.rd_addr),
             out_rh.en.eq(hp.rd_en & hp.rd_out),
             out_rh.addr.eq(hp.rd_addr),
         ]
+        # Every buffer read is registered at the RAM's output and again at the reader
+        # (READ_LATENCY): the buffers span many block RAMs across the chip.
+        stages = READ_LATENCY - 1
+        m.d.comb += [
+            cp.rd_data.eq(delayed(m, in_rc.data, stages, "cipher_rd")),
+            emit.out_rd_data.eq(delayed(m, out_re.data, stages, "emit_rd")),
+        ]
+        # The hash reads either buffer: the choice follows its word to the mux at the reader.
         h_from_out = Signal()
         with m.If(hp.rd_en):
             m.d.sync += h_from_out.eq(hp.rd_out)
-        m.d.comb += hp.rd_data.eq(in_rh.data)
-        with m.If(h_from_out):
-            m.d.comb += hp.rd_data.eq(out_rh.data)
+        h_in, h_out = Signal(64), Signal(64)
+        h_sel = Signal()
+        m.d.sync += [h_in.eq(in_rh.data), h_out.eq(out_rh.data), h_sel.eq(h_from_out)]
+        m.d.comb += hp.rd_data.eq(delayed(m, Mux(h_sel, h_out, h_in), stages - 1, "hash_rd"))
 
         # Work to and from the units.
         wiring.connect(m, sched.cipher_start, wiring.flipped(cp.start))

@@ -10,19 +10,23 @@ core, which compares it with a verifying job's expected ICV.
 Timing: the core's job is registered before it is offered to the pool, and the free entry is a
 register. The word issued each cycle comes from the *current* entry (a register), with the
 entry's next-word facts (last word, block end, which buffer) kept as registers beside its
-counters; the round robin only chooses the entry that follows at a block's end. The buffer read
-address is a register of its own (a word is picked one cycle, read the next, offered to the pool
-with the returned data the one after), so the core's read contract is unchanged.
+counters; the round robin only chooses the entry that follows at a block's end. Feeding is a
+pipeline that never stalls: a word is picked (its buffer address a register), read from the
+core's buffer (:data:`~hdl.crypto_ports.READ_LATENCY` cycles) and written with its tags into a
+small FIFO towards the pool. A pick needs a credit (a FIFO place kept for it), so the pool's
+``ready`` ends at the FIFO.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .crypto_ports import HashPort
+from .crypto_ports import READ_LATENCY, HashPort
 from .hmac import HMACJob, HMACResult, HMACWord
+from .pipeline import delayed
 from .priority import RoundRobin, lowest_set
 
 __all__ = ["HashAdapter"]
@@ -40,6 +44,10 @@ class HashAdapter(wiring.Component):
     pool_results : In(stream)
         From the pool's ``results`` (always taken).
     """
+
+    FEED_DEPTH = READ_LATENCY + 5
+    """Words between a pick and the pool: enough for the round trip of a credit (pick, buffer
+    read, the FIFO's two registers, the pop) at one word per cycle."""
 
     def __init__(self, *, slot_bits: int, idx_bits: int, lanes: int) -> None:
         self.slot_bits, self.idx_bits, self.lanes = slot_bits, idx_bits, lanes
@@ -109,64 +117,61 @@ class HashAdapter(wiring.Component):
             m.d.sync += j_valid.eq(0)
 
         # ---- feed: the current entry's next word is picked into stage A (its buffer address a
-        # register), read from the core's buffer (stage R) and offered to the pool with the data
-        # the buffer returns (stage B). The current entry stays for a whole block; at its end the
-        # round robin names the next one among the other open entries (the current one continues
-        # if there is none).
+        # register), read from the core's buffer, and written with its tags into the FIFO
+        # towards the pool. The current entry stays for a whole block; at its end the round
+        # robin names the next one among the other open entries (the current one continues if
+        # there is none).
         cur_valid = Signal()
         cur = Signal(ebits)
         cur_oh = Signal(n)  # one-hot of `cur` while `cur_valid`, else 0
         m.submodules.rr = rr = RoundRobin(n)
         m.d.comb += rr.requests.eq(open_ & ~cur_oh)
+        tag = data.StructLayout({"slot": self.slot_bits, "last": 1, "block_end": 1})
+        m.submodules.feed = feed = SyncFIFOBuffered(width=64 + tag.size, depth=self.FEED_DEPTH)
+        credits = Signal(range(self.FEED_DEPTH + 1), init=self.FEED_DEPTH)
+        has_credit = Signal(init=1)
+        issue, popped = Signal(), Signal()  # the current entry's next word goes into stage A
+        m.d.comb += popped.eq(feed.r_rdy & feed.r_en)
+        with m.If(issue & ~popped):
+            m.d.sync += [credits.eq(credits - 1), has_credit.eq(credits > 1)]
+        with m.Elif(popped & ~issue):
+            m.d.sync += [credits.eq(credits + 1), has_credit.eq(1)]
+
         a_valid = Signal()
         a_addr = Signal.like(c.rd_addr)
         a_out = Signal()
-        a_slot = Signal(self.slot_bits)
-        a_last = Signal()
-        a_end = Signal()
-        b_valid = Signal()
-        b_slot = Signal(self.slot_bits)
-        b_last = Signal()
-        b_block_end = Signal()
+        a_tag = Signal(tag)
+        m.d.comb += [c.rd_en.eq(a_valid), c.rd_addr.eq(a_addr), c.rd_out.eq(a_out)]
+        rd_valid = delayed(m, a_valid, READ_LATENCY, "rd_valid")  # the read's word is on rd_data
+        rd_tag = delayed(m, a_tag.as_value(), READ_LATENCY, "rd_tag")
+        f_tag = data.View(tag, feed.r_data[64:])
         pd = self.pool_data.payload
         m.d.comb += [
-            self.pool_data.valid.eq(b_valid),
-            pd.id.eq(b_slot),
-            pd.data.eq(c.rd_data),
-            pd.last.eq(b_last),
+            feed.w_en.eq(rd_valid),
+            feed.w_data.eq(Cat(c.rd_data, rd_tag)),
+            self.pool_data.valid.eq(feed.r_rdy),
+            pd.id.eq(f_tag.slot),
+            pd.data.eq(feed.r_data[:64]),
+            pd.last.eq(f_tag.last),
+            feed.r_en.eq(self.pool_data.ready),
+            c.block.eq(popped & f_tag.block_end),
         ]
-        read = Signal()  # stage A's word is read now (B is free, or its word leaves)
-        m.d.comb += [
-            read.eq(a_valid & (~b_valid | self.pool_data.ready)),
-            c.rd_en.eq(read),
-            c.rd_addr.eq(a_addr),
-            c.rd_out.eq(a_out),
-        ]
-        with m.If(read):
-            m.d.sync += [b_valid.eq(1), b_slot.eq(a_slot), b_last.eq(a_last), b_block_end.eq(a_end)]
-        with m.Elif(self.pool_data.ready):
-            m.d.sync += b_valid.eq(0)
-        m.d.comb += c.block.eq(self.pool_data.valid & self.pool_data.ready & b_block_end)
 
-        issue = Signal()  # the current entry's next word goes into stage A
         last = Signal()
         block_end = Signal()
         m.d.comb += [
-            issue.eq(cur_valid & (~a_valid | read)),
+            issue.eq(cur_valid & has_credit),
             last.eq(nxt_last[cur]),
             block_end.eq(nxt_end[cur]),
         ]
-        with m.If(issue):
-            m.d.sync += [
-                a_valid.eq(1),
-                a_addr.eq(Cat(sent[cur][:ib], slot[cur])),
-                a_out.eq(nxt_out[cur]),
-                a_slot.eq(slot[cur]),
-                a_last.eq(last),
-                a_end.eq(block_end),
-            ]
-        with m.Elif(read):
-            m.d.sync += a_valid.eq(0)
+        m.d.sync += [
+            a_valid.eq(issue),
+            a_addr.eq(Cat(sent[cur][:ib], slot[cur])),
+            a_out.eq(nxt_out[cur]),
+            a_tag.slot.eq(slot[cur]),
+            a_tag.last.eq(last),
+            a_tag.block_end.eq(block_end),
+        ]
 
         # A job that has had no word yet goes first (its lane idles until its first block is in);
         # the others take turns.

@@ -68,11 +68,12 @@ class JobIntake(wiring.Component):
     -----
     jobs : In(stream of StreamWord)
         Job frames from the host. Not ready while no slot is free at a frame's first word, and for
-        two cycles per frame (the context check and the commit).
+        three cycles per frame (the context lookup, the check and the commit).
     ctx_addr, ctx_en : Out
         Read request to the context memory (conn id of the frame being parsed).
     ctx, ctx_in_range : In
-        The context read back a cycle later, and whether the conn id was within range.
+        The context read back two cycles later (:data:`hdl.context_memory.READ_LATENCY`), and
+        whether the conn id was within range; both hold until the next read's data.
     free : In(slots)
         Bitmap of free job slots; the intake takes the lowest one that was free in the previous
         cycle (a register: a slot freed in one cycle can be taken from the next one on). A taken
@@ -97,7 +98,8 @@ class JobIntake(wiring.Component):
     Timing: every decision is taken from registers. The first header word's cycle registers
     ``ceil(auth_len / 8)``; the second's registers the length facts; the context checks are
     registered every cycle from the context memory's output (it holds the context read at the
-    first word); the CHECK cycle only ranks these facts. In the body, the phase (IV, data, ICV),
+    first word; a LOOKUP cycle after the second word gives the read time to arrive); the CHECK
+    cycle only ranks these facts. In the body, the phase (IV, data, ICV),
     the data words left and whether the next word is the final one are registers.
     """
 
@@ -165,8 +167,9 @@ class JobIntake(wiring.Component):
         one_data = Signal()  # data_words == 1
         len_bad = Signal()  # a length check failed
         cipher_some = Signal()  # cipher_len != 0
-        # The context read issued with the first header word is on `ctx` from the next cycle on
-        # and stays there; these follow it every cycle and are valid from the CHECK cycle on.
+        # The context read issued with the first header word is on `ctx` two cycles later and
+        # stays there; these follow it every cycle and are valid from the CHECK cycle on (the
+        # first word, the second, LOOKUP, then CHECK).
         bad_conn = Signal()
         bad_op = Signal()
         op_known = Signal()
@@ -250,7 +253,9 @@ class JobIntake(wiring.Component):
                             | (words > self.slot_words)
                         ),
                     ]
-                    m.next = "CHECK"
+                    m.next = "LOOKUP"
+            with m.State("LOOKUP"):
+                m.next = "CHECK"
             with m.State("CHECK"):
                 # Status precedence over registered facts; the context as read at the first word.
                 nothing = ~op_cipher & no_data & ~verifies  # the lengths call for no body word

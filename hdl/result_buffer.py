@@ -9,21 +9,25 @@ Finished slots are sent in round-robin order, so results may leave out of job or
 Timing: a frame starts in four register stages: a round robin over the finished slots loads a
 one-hot grant; the grant's slot number addresses the slot's record, first-word index and ICV
 (and ``take`` goes out); the frame's header and counters are loaded; then one word per cycle is
-issued while the output FIFO has room. The room is a registered count of the words in flight
-and in the FIFO, the data words are counted down with their last-word flag kept in a register,
-and ``release`` is registered (the slot is freed the cycle after its last word was issued).
+issued while the output FIFO has room (a data word reaches the FIFO
+:data:`~hdl.crypto_ports.READ_LATENCY` cycles after its output-buffer read, the others with it).
+The room is a registered count of the words in flight and in the FIFO, the data words are
+counted down with their last-word flag kept in a register, and ``release`` is registered (the
+slot is freed the cycle after its last word was issued: its reads are done by then).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .crypto_ports import READ_LATENCY
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, ResultHeader, Status, StreamWord
+from .pipeline import delayed
 from .priority import RoundRobin, onehot_index
 
 __all__ = ["ResultEmitter"]
@@ -47,12 +51,15 @@ class ResultEmitter(wiring.Component):
     icv_rd_en, icv_rd_slot : Out / icv_rd_data : In
         Read of the slot's generated ICV.
     out_rd_en, out_rd_addr : Out / out_rd_data : In
-        Reads of the output buffer.
+        Reads of the output buffer; the word is on ``out_rd_data``
+        :data:`~hdl.crypto_ports.READ_LATENCY` cycles after the read.
     results : Out(stream of StreamWord)
         Result frames to the host; any back-pressure is honoured word by word.
     """
 
-    FIFO_DEPTH = 4
+    FIFO_DEPTH = READ_LATENCY + 3
+    """Words issued and not yet sent: the read's stages, the FIFO's, and one of slack, so that
+    an unstalled frame leaves at one word per cycle."""
 
     def __init__(self, slots: int, slot_words: int) -> None:
         self.slots = slots
@@ -134,35 +141,35 @@ class ResultEmitter(wiring.Component):
         idx = Signal(ib)  # index of the next data word in the slot
         phase = Signal(range(4))
 
-        # Issue stage -> (one cycle, output-buffer read) -> FIFO write. ``queued`` counts the
+        # Issue stage -> (READ_LATENCY cycles, output-buffer read) -> FIFO write. A header or
+        # ICV word is chosen at the issue and travels beside the read. ``queued`` counts the
         # words issued and not yet read out of the FIFO (in flight plus in the FIFO).
-        s2_valid = Signal()
-        s2_kind = Signal(range(4))
-        s2_last = Signal()
         queued = Signal(range(self.FIFO_DEPTH + 1))
         issue = Signal()
         i_kind = Signal(range(4))
         i_last = Signal()
+        i_word = Signal(64)
         popped = Signal()
         m.d.comb += popped.eq(fifo.r_en & fifo.r_rdy)
-        m.d.sync += [
-            s2_valid.eq(issue),
-            s2_kind.eq(i_kind),
-            s2_last.eq(i_last),
-            queued.eq(queued + issue - popped),
-        ]
-        word = Signal(64)
-        with m.Switch(s2_kind):
+        m.d.sync += queued.eq(queued + issue - popped)
+        with m.Switch(i_kind):
             with m.Case(_KIND_HDR):
-                m.d.comb += word.eq(header.as_value())
-            with m.Case(_KIND_DATA):
-                m.d.comb += word.eq(self.out_rd_data)
+                m.d.comb += i_word.eq(header.as_value())
             with m.Case(_KIND_ICV0):
-                m.d.comb += word.eq(icv[64:])
+                m.d.comb += i_word.eq(icv[64:])
             with m.Case(_KIND_ICV1):
-                m.d.comb += word.eq(icv[:64])
+                m.d.comb += i_word.eq(icv[:64])
+        w_valid = delayed(m, issue, READ_LATENCY, "w_valid")
+        w_data = delayed(m, i_kind == _KIND_DATA, READ_LATENCY, "w_data")  # from the buffer
+        w_last = delayed(m, i_last, READ_LATENCY, "w_last")
+        w_word = delayed(m, i_word, READ_LATENCY, "w_word")
         wpay = Signal(StreamWord)
-        m.d.comb += [wpay.data.eq(word), wpay.last.eq(s2_last), fifo.w_data.eq(wpay), fifo.w_en.eq(s2_valid)]
+        m.d.comb += [
+            wpay.data.eq(Mux(w_data, self.out_rd_data, w_word)),
+            wpay.last.eq(w_last),
+            fifo.w_data.eq(wpay),
+            fifo.w_en.eq(w_valid),
+        ]
 
         release = Signal()
         m.d.sync += release.eq(0)

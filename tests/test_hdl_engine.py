@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher as CryptoCipher
 from cryptography.hazmat.primitives.ciphers import modes
 
 from driver.hash_state import hash_padding, hmac_states, keyed_md5_state
+from hdl.crypto_ports import READ_LATENCY
 from hdl.engine_core import EngineCore
 from hdl.layouts import (
     Auth,
@@ -344,6 +345,7 @@ class CryptoStubs:
                 ctx.set(cp.rd_addr, base + job.first + i)
                 await ctx.tick()
                 ctx.set(cp.rd_en, 0)
+                await ctx.tick().repeat(READ_LATENCY - 1)
                 data += ctx.get(cp.rd_data).to_bytes(8, "big")
             out = des_cbc(job.key.to_bytes(8, "big"), job.iv.to_bytes(8, "big"), data, bool(job.decrypt))
             for i in range(job.blocks):
@@ -371,6 +373,7 @@ class CryptoStubs:
                 ctx.set(hp.rd_out, int(i >= job.split))
                 await ctx.tick()
                 ctx.set(hp.rd_en, 0)
+                await ctx.tick().repeat(READ_LATENCY - 1)
                 msg += ctx.get(hp.rd_data).to_bytes(8, "big")
             msg = msg[: job.msg_bytes]
             auth, key = self.keys[job.inner.to_bytes(20, "big")]
