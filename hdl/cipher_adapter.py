@@ -16,7 +16,8 @@ pipeline that never stalls: pick a lane (round robin over the registered eligibi
 read address, read the input buffer (:data:`~hdl.crypto_ports.READ_LATENCY` cycles), write the
 block into a small FIFO towards the CBC unit (its output registered). A pick needs a credit (a
 FIFO place kept for it), so the CBC unit's ``ready`` ends at the FIFO. Output blocks are written
-one cycle after they leave the CBC unit, and ``done`` is registered with the last write.
+two cycles after they leave the CBC unit (registered first, with the lane as a one-hot vector
+that the per-lane counters use), and ``done`` is registered with the last write.
 """
 
 from __future__ import annotations
@@ -109,27 +110,33 @@ class CipherAdapter(wiring.Component):
         ]
         m.d.comb += started.eq(c.start.valid & c.start.ready)
 
-        # ---- output: write each block at its place (a cycle later); done with the last one
+        # ---- output: each block from the CBC unit is registered first (with its lane one-hot),
+        # then written at its place a cycle later; done with the last one
         o = self.cbc_o.payload
-        recv = Signal(n)
-        finishing = Signal()
-        m.d.comb += [
-            self.cbc_o.ready.eq(1),
-            finishing.eq(self.cbc_o.valid & rlast.bit_select(o.lane, 1)),
+        o_valid = Signal()
+        o_lane = Signal(lane_bits(n))
+        o_data = Signal(64)
+        recv = Signal(n)  # lane k's block is in the output register
+        m.d.comb += self.cbc_o.ready.eq(1)
+        m.d.sync += [
+            o_valid.eq(self.cbc_o.valid),
+            o_lane.eq(o.lane),
+            o_data.eq(o.data),
+            recv.eq(Mux(self.cbc_o.valid, Cat(o.lane == k for k in range(n)), 0)),
         ]
-        for k in range(n):
-            m.d.comb += recv[k].eq(self.cbc_o.valid & (o.lane == k))
+        finishing = Signal()
+        m.d.comb += finishing.eq((recv & rlast).any())
         w_en = Signal()
         w_addr = Signal(abits)
         w_data = Signal(64)
         done = Signal()
         done_slot = Signal(self.slot_bits)
         m.d.sync += [
-            w_en.eq(self.cbc_o.valid),
-            w_addr.eq(waddr[o.lane]),
-            w_data.eq(o.data),
+            w_en.eq(o_valid),
+            w_addr.eq(waddr[o_lane]),
+            w_data.eq(o_data),
             done.eq(finishing),
-            done_slot.eq(slot[o.lane]),
+            done_slot.eq(slot[o_lane]),
         ]
         m.d.comb += [
             c.wr_en.eq(w_en),
