@@ -15,12 +15,13 @@ register (computed from the next state). The intake's ``early`` pulse is registe
 robin over the registered pending vector loads a one-hot grant; the grant's slot number
 addresses the work descriptions (and clears the pending bit); the description is offered. The
 next grant waits beside the offer, so offers can follow back to back. A hash result is compared
-over two stages before the slot's hash is marked done.
+over three stages before the slot's hash is marked done: the expected ICV is read, each 32-bit
+word's difference is registered, the words that count are combined.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -266,23 +267,40 @@ class SlotScheduler(wiring.Component):
                 m.d.comb += rr.advance.eq(1)
                 m.d.sync += [grant.eq(rr.grant_onehot), granted.eq(1)]
 
-        # Hash done: register it and read the expected ICV (stage d); compare (stage e); mark the
-        # slot's hash done with the outcome. The generated ICV is stored at stage d.
+        # Hash done: register it and read the expected ICV (stage d); compare each 32-bit word
+        # (stage e); combine the words that count and mark the slot's hash done with the
+        # outcome. The generated ICV is stored at stage d.
         d_valid = Signal()
         d_slot = Signal.like(self.hash_done_slot)
         d_icv = Signal.like(self.hash_done_icv)
+        d_verify, d_full = Signal(), Signal()
         erp = icv_exp_mem.read_port()
         m.d.comb += [erp.addr.eq(self.hash_done_slot), erp.en.eq(self.hash_done)]
-        m.d.sync += [d_valid.eq(self.hash_done), d_slot.eq(self.hash_done_slot), d_icv.eq(self.hash_done_icv)]
+        m.d.sync += [
+            d_valid.eq(self.hash_done),
+            d_slot.eq(self.hash_done_slot),
+            d_icv.eq(self.hash_done_icv),
+            d_verify.eq(verify.bit_select(self.hash_done_slot, 1)),
+            d_full.eq(icv_full.bit_select(self.hash_done_slot, 1)),
+        ]
         gw = icv_gen_mem.write_port()
         m.d.comb += [gw.en.eq(d_valid), gw.addr.eq(d_slot), gw.data.eq(d_icv)]
-        diff = Signal(64 * ICV_WORDS)
-        m.d.comb += diff.eq(d_icv ^ erp.data)
-        # HMAC-96 compares the first 96 bits (left-aligned), keyed MD5 all 128
-        mismatch = diff[32:].any() | (icv_full.bit_select(d_slot, 1) & diff[:32].any())
+        e_valid, e_slot, e_verify, e_full = Signal(), Signal.like(d_slot), Signal(), Signal()
+        e_differs = Signal(2 * ICV_WORDS)  # per 32-bit word, word 0 the rightmost
         m.d.sync += [
-            hdone_oh.eq(Mux(d_valid, C(1, n) << d_slot, 0)),
-            hdone_bad.eq(verify.bit_select(d_slot, 1) & mismatch),
+            e_valid.eq(d_valid),
+            e_slot.eq(d_slot),
+            e_verify.eq(d_verify),
+            e_full.eq(d_full),
+            e_differs.eq(
+                Cat((d_icv.word_select(i, 32) != erp.data.word_select(i, 32)) for i in range(2 * ICV_WORDS))
+            ),
+        ]
+        # HMAC-96 compares the first 96 bits (left-aligned), keyed MD5 all 128
+        mismatch = e_differs[1:].any() | (e_full & e_differs[0])
+        m.d.sync += [
+            hdone_oh.eq(Mux(e_valid, C(1, n) << e_slot, 0)),
+            hdone_bad.eq(e_verify & mismatch),
         ]
         grp = icv_gen_mem.read_port()
         m.d.comb += [grp.addr.eq(self.icv_rd_slot), grp.en.eq(self.icv_rd_en), self.icv_rd_data.eq(grp.data)]
