@@ -85,20 +85,17 @@ class CipherAdapter(wiring.Component):
         rlast = Signal(n)  # rleft == 1
         eligible = Signal(n)
 
-        # ---- start: a free lane takes the job. The free lane is chosen a cycle ahead: the
-        # lowest lane free now, or, if the chosen one starts now, the lowest other free lane.
+        # ---- start: a free lane takes the job. The free lane is chosen a cycle ahead, and always
+        # as the lowest free lane other than the one offered now (whether or not that one starts:
+        # so the choice never waits for the CBC unit's ready). A lone free lane that was not
+        # started is offered again a cycle later.
         free_lane = Signal(lane_bits(n))
         any_free = Signal()
         started = Signal()
-        free_now = ~busy
-        found, index = lowest_set(free_now, len(free_lane))
-        taken = Signal(n)
-        m.d.comb += taken.eq(Cat(free_lane == k for k in range(n)))
-        found_other, index_other = lowest_set(free_now & ~taken, len(free_lane))
-        m.d.sync += [
-            free_lane.eq(Mux(started, index_other, index)),
-            any_free.eq(Mux(started, found_other, found)),
-        ]
+        taken = Signal(n)  # the lane offered now, one-hot (none while no lane is offered)
+        m.d.comb += taken.eq(Mux(any_free, Cat(free_lane == k for k in range(n)), 0))
+        found_other, index_other = lowest_set(~busy & ~taken, len(free_lane))
+        m.d.sync += [free_lane.eq(index_other), any_free.eq(found_other)]
         st = c.start.payload
         m.d.comb += [
             self.cbc_start.valid.eq(c.start.valid & any_free),
@@ -180,7 +177,6 @@ class CipherAdapter(wiring.Component):
         rd_valid = delayed(m, s2_valid, READ_LATENCY, "rd_valid")  # the read's word is on rd_data
         rd_lane = delayed(m, s2_lane, READ_LATENCY, "rd_lane")
         m.d.comb += [
-            c.rd_en.eq(s2_valid),
             c.rd_addr.eq(s2_addr),
             feed.w_en.eq(rd_valid),
             feed.w_data.eq(Cat(c.rd_data, rd_lane)),

@@ -69,12 +69,14 @@ class ContextMemory(wiring.Component):
             wp.en.eq(self.contexts.valid & (w.conn_id < self.conns)),
         ]
 
+        # The RAM reads every cycle and the output register keeps the read that ``rd_en`` asked
+        # for (a RAM read enable would cost a hold multiplexer after the RAM in synthesis).
         rp = mem.read_port(transparent_for=(wp,))
-        in_range = Signal()
-        m.d.comb += [rp.addr.eq(self.rd_addr[:abits]), rp.en.eq(self.rd_en)]
-        with m.If(self.rd_en):
-            m.d.sync += in_range.eq(self.rd_addr < self.conns)
-        m.d.sync += [self.rd_data.eq(rp.data), self.rd_in_range.eq(in_range)]
-        with m.If(~in_range):
-            m.d.sync += self.rd_data.valid.eq(0)
+        asked, in_range = Signal(), Signal()
+        m.d.comb += rp.addr.eq(self.rd_addr[:abits])
+        m.d.sync += [asked.eq(self.rd_en), in_range.eq(self.rd_addr < self.conns)]
+        with m.If(asked):
+            m.d.sync += [self.rd_data.eq(rp.data), self.rd_in_range.eq(in_range)]
+            with m.If(~in_range):
+                m.d.sync += self.rd_data.valid.eq(0)
         return m

@@ -5,11 +5,12 @@ starts work on the units through these ports; a unit reads its input words from 
 buffers, writes cipher output back into the output buffer, and reports when a job is done.
 Addresses are ``slot * slot_words + index`` (word index within the job's data).
 
-Buffer reads are pipelined: the word read at a clock edge is on ``rd_data`` :data:`READ_LATENCY`
-cycles later, for one cycle at least (a unit keeps its own tag of what it read, stage by stage).
-The block RAM's output and the far end of its route across the chip are each registered, so
-neither the RAM's clock-to-output time nor the wire to a unit placed elsewhere shares a cycle
-with logic.
+Buffer reads are pipelined and happen every cycle: ``rd_data`` is the word at ``rd_addr`` as it
+was :data:`READ_LATENCY` cycles earlier (a unit keeps its own tag of what it read, stage by
+stage). The block RAM's output and the far end of its route across the chip are each
+registered, so neither the RAM's clock-to-output time nor the wire to a unit placed elsewhere
+shares a cycle with logic; and no read enable, whose hold multiplexer synthesis would put on the
+RAM's output.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from .layouts import HASH_STATE_BYTES, ICV_WORDS, Auth
 __all__ = ["READ_LATENCY", "cipher_start_layout", "hash_start_layout", "CipherPort", "HashPort"]
 
 READ_LATENCY = 3
-"""Cycles from a buffer read (``rd_en`` at a clock edge) to its word on ``rd_data``: the block RAM,
-a register at its output, a register at the reader's end."""
+"""Cycles from an address on ``rd_addr`` (sampled at a clock edge) to its word on ``rd_data``: the
+block RAM, a register at its output, a register at the reader's end."""
 
 
 def cipher_start_layout(slot_bits: int, idx_bits: int) -> data.StructLayout:
@@ -74,8 +75,8 @@ class CipherPort(wiring.Signature):
     -----------------------------------------
     start : Out(stream of cipher_start_layout)
         Jobs to cipher.
-    rd_en, rd_addr : In
-        Read of one input word; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
+    rd_addr : In
+        The input word to read; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
     rd_data : Out(64)
     wr_en, wr_addr, wr_data : In
         Write of one output block into the output buffer (always accepted).
@@ -92,7 +93,6 @@ class CipherPort(wiring.Signature):
         super().__init__(
             {
                 "start": Out(stream.Signature(cipher_start_layout(slot_bits, idx_bits))),
-                "rd_en": In(1),
                 "rd_addr": In(abits),
                 "rd_data": Out(64),
                 "wr_en": In(1),
@@ -114,9 +114,9 @@ class HashPort(wiring.Signature):
     -----------------------------------------
     start : Out(stream of hash_start_layout)
         Jobs to authenticate.
-    rd_en, rd_addr, rd_out : In
-        Read of one message word of a slot, from the output buffer when ``rd_out`` else from the
-        input buffer; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
+    rd_addr, rd_out : In
+        The message word to read, from the output buffer when ``rd_out`` else from the input
+        buffer; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
     rd_data : Out(64)
     done, done_slot, done_icv : In
         Pulse when the job in ``done_slot`` has its ICV (128 bits, left-aligned; HMAC-96 uses
@@ -131,7 +131,6 @@ class HashPort(wiring.Signature):
         super().__init__(
             {
                 "start": Out(stream.Signature(hash_start_layout(slot_bits, idx_bits))),
-                "rd_en": In(1),
                 "rd_addr": In(abits),
                 "rd_out": In(1),
                 "rd_data": Out(64),

@@ -120,20 +120,17 @@ class EngineCore(wiring.Component):
             cp.fill_active.eq(intake.fill_active),
             cp.fill_slot.eq(intake.fill_slot),
             cp.fill_words.eq(intake.fill_words),
-            in_rc.en.eq(cp.rd_en),
             in_rc.addr.eq(cp.rd_addr),
             out_w.en.eq(cp.wr_en),
             out_w.addr.eq(cp.wr_addr),
             out_w.data.eq(cp.wr_data),
-            out_re.en.eq(emit.out_rd_en),
             out_re.addr.eq(emit.out_rd_addr),
-            in_rh.en.eq(hp.rd_en & ~hp.rd_out),
             in_rh.addr.eq(hp.rd_addr),
-            out_rh.en.eq(hp.rd_en & hp.rd_out),
             out_rh.addr.eq(hp.rd_addr),
         ]
-        # Every buffer read is registered at the RAM's output and again at the reader
-        # (READ_LATENCY): the buffers span many block RAMs across the chip.
+        # The buffers are read every cycle (no read enable: synthesis would hold the data with a
+        # multiplexer after the RAM) and each read is registered at the RAM's output and again
+        # at the reader (READ_LATENCY): the buffers span many block RAMs across the chip.
         stages = READ_LATENCY - 1
         m.d.comb += [
             cp.rd_data.eq(delayed(m, in_rc.data, stages, "cipher_rd")),
@@ -141,8 +138,7 @@ class EngineCore(wiring.Component):
         ]
         # The hash reads either buffer: the choice follows its word to the mux at the reader.
         h_from_out = Signal()
-        with m.If(hp.rd_en):
-            m.d.sync += h_from_out.eq(hp.rd_out)
+        m.d.sync += h_from_out.eq(hp.rd_out)
         h_in, h_out = Signal(64), Signal(64)
         h_sel = Signal()
         m.d.sync += [h_in.eq(in_rh.data), h_out.eq(out_rh.data), h_sel.eq(h_from_out)]

@@ -141,7 +141,7 @@ class HashAdapter(wiring.Component):
         a_addr = Signal.like(c.rd_addr)
         a_out = Signal()
         a_tag = Signal(tag)
-        m.d.comb += [c.rd_en.eq(a_valid), c.rd_addr.eq(a_addr), c.rd_out.eq(a_out)]
+        m.d.comb += [c.rd_addr.eq(a_addr), c.rd_out.eq(a_out)]
         rd_valid = delayed(m, a_valid, READ_LATENCY, "rd_valid")  # the read's word is on rd_data
         rd_tag = delayed(m, a_tag.as_value(), READ_LATENCY, "rd_tag")
         f_tag = data.View(tag, feed.r_data[64:])

@@ -50,9 +50,9 @@ class ResultEmitter(wiring.Component):
         Pulses the cycle after the slot's last word was issued: the slot may be reused.
     icv_rd_en, icv_rd_slot : Out / icv_rd_data : In
         Read of the slot's generated ICV.
-    out_rd_en, out_rd_addr : Out / out_rd_data : In
-        Reads of the output buffer; the word is on ``out_rd_data``
-        :data:`~hdl.crypto_ports.READ_LATENCY` cycles after the read.
+    out_rd_addr : Out / out_rd_data : In
+        Reads of the output buffer (every cycle); the word is on ``out_rd_data``
+        :data:`~hdl.crypto_ports.READ_LATENCY` cycles after its address.
     results : Out(stream of StreamWord)
         Result frames to the host; any back-pressure is honoured word by word.
     """
@@ -79,7 +79,6 @@ class ResultEmitter(wiring.Component):
                 "icv_rd_en": Out(1),
                 "icv_rd_slot": Out(sb),
                 "icv_rd_data": In(64 * ICV_WORDS),
-                "out_rd_en": Out(1),
                 "out_rd_addr": Out(sb + ib),
                 "out_rd_data": In(64),
                 "results": Out(stream.Signature(StreamWord)),
@@ -241,7 +240,7 @@ class ResultEmitter(wiring.Component):
                             with m.Else():
                                 m.d.sync += phase.eq(_KIND_ICV0)
                         with m.Case(_KIND_DATA):
-                            m.d.comb += [i_last.eq(data_last & ~has_icv), self.out_rd_en.eq(1)]
+                            m.d.comb += i_last.eq(data_last & ~has_icv)
                             m.d.sync += [idx.eq(idx + 1), left.eq(left - 1), data_last.eq(left == 2)]
                             with m.If(data_last):
                                 m.d.sync += phase.eq(_KIND_ICV0)

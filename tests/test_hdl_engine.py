@@ -341,11 +341,8 @@ class CryptoStubs:
                     and (job.first + i >= ctx.get(cp.fill_words))
                 ):
                     await ctx.tick()  # cut-through: this word has not arrived yet
-                ctx.set(cp.rd_en, 1)
                 ctx.set(cp.rd_addr, base + job.first + i)
-                await ctx.tick()
-                ctx.set(cp.rd_en, 0)
-                await ctx.tick().repeat(READ_LATENCY - 1)
+                await ctx.tick().repeat(READ_LATENCY)  # the read's word is on rd_data
                 data += ctx.get(cp.rd_data).to_bytes(8, "big")
             out = des_cbc(job.key.to_bytes(8, "big"), job.iv.to_bytes(8, "big"), data, bool(job.decrypt))
             for i in range(job.blocks):
@@ -368,12 +365,9 @@ class CryptoStubs:
             base = job.slot << self.core.idx_bits
             msg = b""
             for i in range(-(-job.msg_bytes // 8)):
-                ctx.set(hp.rd_en, 1)
                 ctx.set(hp.rd_addr, base + i)
                 ctx.set(hp.rd_out, int(i >= job.split))
-                await ctx.tick()
-                ctx.set(hp.rd_en, 0)
-                await ctx.tick().repeat(READ_LATENCY - 1)
+                await ctx.tick().repeat(READ_LATENCY)  # the read's word is on rd_data
                 msg += ctx.get(hp.rd_data).to_bytes(8, "big")
             msg = msg[: job.msg_bytes]
             auth, key = self.keys[job.inner.to_bytes(20, "big")]
