@@ -74,8 +74,13 @@ class EngineCore(wiring.Component):
         m.submodules.sched = sched = self.scheduler
         m.submodules.emit = emit = self.emitter
         depth = self.slots * self.slot_words
-        m.submodules.in_buf = in_buf = Memory(shape=64, depth=depth, init=[])
-        m.submodules.out_buf = out_buf = Memory(shape=64, depth=depth, init=[])
+        # No word is read in the cycle it is written (a unit reads a word only after the intake
+        # or the cipher wrote it, and a slot is rewritten only after its reads are done), so
+        # synthesis may leave a read-during-write undefined: no_rw_check spares the bypass
+        # logic it would otherwise put after the block RAMs.
+        no_rw = {"no_rw_check": 1}
+        m.submodules.in_buf = in_buf = Memory(shape=64, depth=depth, init=[], attrs=no_rw)
+        m.submodules.out_buf = out_buf = Memory(shape=64, depth=depth, init=[], attrs=no_rw)
 
         wiring.connect(m, wiring.flipped(self.contexts), ctx.contexts)
         wiring.connect(m, wiring.flipped(self.jobs), intake.jobs)
