@@ -24,12 +24,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
 from .crypto_ports import READ_LATENCY, CipherPort
-from .pipeline import delayed
+from .pipeline import CreditFIFO, delayed
 from .priority import RoundRobin, lowest_set
 
 __all__ = ["CipherAdapter"]
@@ -147,20 +146,10 @@ class CipherAdapter(wiring.Component):
         # unit. The stages never stall: a pick needs a credit, a place in the FIFO kept free for
         # it, so the CBC unit's ready reaches the FIFO only and not the pick.
         m.submodules.rr = rr = RoundRobin(n)
-        m.submodules.feed = feed = SyncFIFOBuffered(width=lane_bits(n) + 64, depth=self.FEED_DEPTH)
+        m.submodules.feed = feed = CreditFIFO(width=lane_bits(n) + 64, depth=self.FEED_DEPTH)
         m.d.comb += rr.requests.eq(eligible)
-        credits = Signal(range(self.FEED_DEPTH + 1), init=self.FEED_DEPTH)
-        has_credit = Signal(init=1)
-        issue, popped = Signal(), Signal()
-        m.d.comb += [
-            issue.eq(rr.valid & has_credit),
-            rr.advance.eq(issue),
-            popped.eq(feed.r_rdy & feed.r_en),
-        ]
-        with m.If(issue & ~popped):
-            m.d.sync += [credits.eq(credits - 1), has_credit.eq(credits > 1)]
-        with m.Elif(popped & ~issue):
-            m.d.sync += [credits.eq(credits + 1), has_credit.eq(1)]
+        issue = Signal()
+        m.d.comb += [issue.eq(rr.valid & feed.has_credit), rr.advance.eq(issue), feed.take.eq(issue)]
         g = rr.grant
         s1_valid, s2_valid = Signal(), Signal()
         s1_lane, s2_lane = (Signal(lane_bits(n), name=f"s{i}_lane") for i in (1, 2))

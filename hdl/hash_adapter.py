@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .crypto_ports import READ_LATENCY, HashPort
 from .hmac import HMACJob, HMACResult, HMACWord
-from .pipeline import delayed
+from .pipeline import CreditFIFO, delayed
 from .priority import RoundRobin, lowest_set
 
 __all__ = ["HashAdapter"]
@@ -127,15 +126,9 @@ class HashAdapter(wiring.Component):
         m.submodules.rr = rr = RoundRobin(n)
         m.d.comb += rr.requests.eq(open_ & ~cur_oh)
         tag = data.StructLayout({"slot": self.slot_bits, "last": 1, "block_end": 1})
-        m.submodules.feed = feed = SyncFIFOBuffered(width=64 + tag.size, depth=self.FEED_DEPTH)
-        credits = Signal(range(self.FEED_DEPTH + 1), init=self.FEED_DEPTH)
-        has_credit = Signal(init=1)
-        issue, popped = Signal(), Signal()  # the current entry's next word goes into stage A
-        m.d.comb += popped.eq(feed.r_rdy & feed.r_en)
-        with m.If(issue & ~popped):
-            m.d.sync += [credits.eq(credits - 1), has_credit.eq(credits > 1)]
-        with m.Elif(popped & ~issue):
-            m.d.sync += [credits.eq(credits + 1), has_credit.eq(1)]
+        m.submodules.feed = feed = CreditFIFO(width=64 + tag.size, depth=self.FEED_DEPTH)
+        issue = Signal()  # the current entry's next word goes into stage A
+        m.d.comb += feed.take.eq(issue)
 
         a_valid = Signal()
         a_addr = Signal.like(c.rd_addr)
@@ -154,13 +147,13 @@ class HashAdapter(wiring.Component):
             pd.data.eq(feed.r_data[:64]),
             pd.last.eq(f_tag.last),
             feed.r_en.eq(self.pool_data.ready),
-            c.block.eq(popped & f_tag.block_end),
+            c.block.eq(feed.r_rdy & feed.r_en & f_tag.block_end),
         ]
 
         last = Signal()
         block_end = Signal()
         m.d.comb += [
-            issue.eq(cur_valid & has_credit),
+            issue.eq(cur_valid & feed.has_credit),
             last.eq(nxt_last[cur]),
             block_end.eq(nxt_end[cur]),
         ]

@@ -1,10 +1,14 @@
-"""Pipeline registers: a value delayed by a fixed number of cycles."""
+"""Pipeline building blocks: a value delayed by a fixed number of cycles, and a FIFO whose places
+are handed out as credits to a pipeline that cannot stall."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Elaboratable, Module, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["delayed"]
+__all__ = ["delayed", "CreditFIFO"]
 
 
 def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
@@ -15,3 +19,57 @@ def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
         m.d.sync += q.eq(value)
         value = q
     return value
+
+
+class CreditFIFO(wiring.Component):
+    """A FIFO (output registered) for a producer whose pipeline never stalls.
+
+    The producer takes a credit when it starts a word (``take``) and writes the word some cycles
+    later (``w_en``); the credit is a place kept free for it, so the reader's ``r_en`` ends at
+    this FIFO instead of running back through the producer's stages. For full rate, ``depth``
+    must cover the credit's round trip: the producer's stages, the FIFO's two, and the pop.
+
+    Ports
+    -----
+    take : In(1)
+        A word was started this cycle; only while ``has_credit``.
+    has_credit : Out(1)
+        A register: a place is free for one more word.
+    w_en, w_data : In
+        The word arrives (exactly once per ``take``, some cycles after it).
+    r_rdy, r_en, r_data : Out / In / Out
+        As :class:`amaranth.lib.fifo.SyncFIFOBuffered`'s read port.
+    """
+
+    def __init__(self, *, width: int, depth: int) -> None:
+        self.width, self.depth = width, depth
+        super().__init__(
+            {
+                "take": In(1),
+                "has_credit": Out(1, init=1),
+                "w_en": In(1),
+                "w_data": In(width),
+                "r_rdy": Out(1),
+                "r_en": In(1),
+                "r_data": Out(width),
+            }
+        )
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self.width, depth=self.depth)
+        m.d.comb += [
+            fifo.w_en.eq(self.w_en),
+            fifo.w_data.eq(self.w_data),
+            self.r_rdy.eq(fifo.r_rdy),
+            fifo.r_en.eq(self.r_en),
+            self.r_data.eq(fifo.r_data),
+        ]
+        credits = Signal(range(self.depth + 1), init=self.depth)
+        popped = Signal()
+        m.d.comb += popped.eq(fifo.r_rdy & fifo.r_en)
+        with m.If(self.take & ~popped):
+            m.d.sync += [credits.eq(credits - 1), self.has_credit.eq(credits > 1)]
+        with m.Elif(popped & ~self.take):
+            m.d.sync += [credits.eq(credits + 1), self.has_credit.eq(1)]
+        return m
