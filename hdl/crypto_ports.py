@@ -7,10 +7,9 @@ Addresses are ``slot * slot_words + index`` (word index within the job's data).
 
 Buffer reads are pipelined and happen every cycle: ``rd_data`` is the word at ``rd_addr`` as it
 was :data:`READ_LATENCY` cycles earlier (a unit keeps its own tag of what it read, stage by
-stage). The block RAM's output and the far end of its route across the chip are each
-registered, so neither the RAM's clock-to-output time nor the wire to a unit placed elsewhere
-shares a cycle with logic; and no read enable, whose hold multiplexer synthesis would put on the
-RAM's output.
+stage). The address is registered at each bank of block RAMs, the RAMs' output is registered,
+and the word once more at the reader (:class:`hdl.job_buffer.JobBuffer`), so neither a RAM's
+clock-to-output time nor a wire across the chip shares a cycle with logic.
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ from .layouts import HASH_STATE_BYTES, ICV_WORDS, Auth
 
 __all__ = ["READ_LATENCY", "cipher_start_layout", "hash_start_layout", "CipherPort", "HashPort"]
 
-READ_LATENCY = 3
+READ_LATENCY = 4
 """Cycles from an address on ``rd_addr`` (sampled at a clock edge) to its word on ``rd_data``: the
-block RAM, a register at its output, a register at the reader's end."""
+address register at the RAMs, the block RAM, its output register, a register at the reader."""
 
 
 def cipher_start_layout(slot_bits: int, idx_bits: int) -> data.StructLayout:
@@ -79,7 +78,8 @@ class CipherPort(wiring.Signature):
         The input word to read; ``rd_data`` has it :data:`READ_LATENCY` cycles later.
     rd_data : Out(64)
     wr_en, wr_addr, wr_data : In
-        Write of one output block into the output buffer (always accepted).
+        Write of one output block into the output buffer (always accepted; the word is in
+        the buffer two cycles after the edge that samples it).
     done, done_slot : In
         Pulse when the job in ``done_slot`` has written its last block.
     fill_active, fill_slot, fill_words : Out

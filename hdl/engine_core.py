@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .context_memory import ContextMemory
 from .crypto_ports import READ_LATENCY, CipherPort, HashPort
+from .job_buffer import JobBuffer
 from .job_intake import JobIntake
 from .layouts import ContextWrite, PerfCounters, StreamWord
 from .pipeline import delayed
@@ -73,14 +73,13 @@ class EngineCore(wiring.Component):
         m.submodules.intake = intake = self.intake
         m.submodules.sched = sched = self.scheduler
         m.submodules.emit = emit = self.emitter
+        # The job buffers. No word is read in the cycle it is written, nor soon after: a unit
+        # reads a word only after the intake or the cipher wrote it (the cipher's cut-through
+        # check sees a word written at least two cycles before its read address is registered),
+        # and a slot is rewritten only after its reads are done.
         depth = self.slots * self.slot_words
-        # No word is read in the cycle it is written (a unit reads a word only after the intake
-        # or the cipher wrote it, and a slot is rewritten only after its reads are done), so
-        # synthesis may leave a read-during-write undefined: no_rw_check spares the bypass
-        # logic it would otherwise put after the block RAMs.
-        no_rw = {"no_rw_check": 1}
-        m.submodules.in_buf = in_buf = Memory(shape=64, depth=depth, init=[], attrs=no_rw)
-        m.submodules.out_buf = out_buf = Memory(shape=64, depth=depth, init=[], attrs=no_rw)
+        m.submodules.in_buf = in_buf = JobBuffer(depth=depth, readers=2)  # cipher, hash
+        m.submodules.out_buf = out_buf = JobBuffer(depth=depth, readers=2)  # emitter, hash
 
         wiring.connect(m, wiring.flipped(self.contexts), ctx.contexts)
         wiring.connect(m, wiring.flipped(self.jobs), intake.jobs)
@@ -111,43 +110,36 @@ class EngineCore(wiring.Component):
             emit.icv_rd_data.eq(sched.icv_rd_data),
         ]
 
-        # Input buffer: written by the intake, read by the cipher and the hash.
-        in_w = in_buf.write_port()
-        m.d.comb += [in_w.en.eq(intake.wr_en), in_w.addr.eq(intake.wr_addr), in_w.data.eq(intake.wr_data)]
-        in_rc = in_buf.read_port()
-        in_rh = in_buf.read_port()
-        # Output buffer: written by the cipher, read by the emitter and the hash.
-        out_w = out_buf.write_port()
-        out_re = out_buf.read_port()
-        out_rh = out_buf.read_port()
+        # Input buffer: written by the intake, read by the cipher and the hash. Output buffer:
+        # written by the cipher, read by the emitter and the hash.
         cp, hp = self.cipher, self.hash
         m.d.comb += [
+            in_buf.wr_en.eq(intake.wr_en),
+            in_buf.wr_addr.eq(intake.wr_addr),
+            in_buf.wr_data.eq(intake.wr_data),
+            out_buf.wr_en.eq(cp.wr_en),
+            out_buf.wr_addr.eq(cp.wr_addr),
+            out_buf.wr_data.eq(cp.wr_data),
             cp.fill_active.eq(intake.fill_active),
             cp.fill_slot.eq(intake.fill_slot),
             cp.fill_words.eq(intake.fill_words),
-            in_rc.addr.eq(cp.rd_addr),
-            out_w.en.eq(cp.wr_en),
-            out_w.addr.eq(cp.wr_addr),
-            out_w.data.eq(cp.wr_data),
-            out_re.addr.eq(emit.out_rd_addr),
-            in_rh.addr.eq(hp.rd_addr),
-            out_rh.addr.eq(hp.rd_addr),
+            in_buf.rd_addr[0].eq(cp.rd_addr),
+            in_buf.rd_addr[1].eq(hp.rd_addr),
+            out_buf.rd_addr[0].eq(emit.out_rd_addr),
+            out_buf.rd_addr[1].eq(hp.rd_addr),
         ]
-        # The buffers are read every cycle (no read enable: synthesis would hold the data with a
-        # multiplexer after the RAM) and each read is registered at the RAM's output and again
-        # at the reader (READ_LATENCY): the buffers span many block RAMs across the chip.
-        stages = READ_LATENCY - 1
+        # A buffer's word is registered once more at its reader (READ_LATENCY in all); the hash's
+        # choice of buffer follows its address to the multiplexer in front of that register.
+        stages = READ_LATENCY - JobBuffer.LATENCY
+        assert stages >= 1
         m.d.comb += [
-            cp.rd_data.eq(delayed(m, in_rc.data, stages, "cipher_rd")),
-            emit.out_rd_data.eq(delayed(m, out_re.data, stages, "emit_rd")),
+            cp.rd_data.eq(delayed(m, in_buf.rd_data[0], stages, "cipher_rd")),
+            emit.out_rd_data.eq(delayed(m, out_buf.rd_data[0], stages, "emit_rd")),
         ]
-        # The hash reads either buffer: the choice follows its word to the mux at the reader.
-        h_from_out = Signal()
-        m.d.sync += h_from_out.eq(hp.rd_out)
-        h_in, h_out = Signal(64), Signal(64)
-        h_sel = Signal()
-        m.d.sync += [h_in.eq(in_rh.data), h_out.eq(out_rh.data), h_sel.eq(h_from_out)]
-        m.d.comb += hp.rd_data.eq(delayed(m, Mux(h_sel, h_out, h_in), stages - 1, "hash_rd"))
+        h_from_out = delayed(m, hp.rd_out, JobBuffer.LATENCY, "hash_from_out")
+        h_word = Signal(64)
+        m.d.comb += h_word.eq(Mux(h_from_out, out_buf.rd_data[1], in_buf.rd_data[1]))
+        m.d.comb += hp.rd_data.eq(delayed(m, h_word, stages, "hash_rd"))
 
         # Work to and from the units.
         wiring.connect(m, sched.cipher_start, wiring.flipped(cp.start))

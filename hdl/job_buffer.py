@@ -1,0 +1,88 @@
+"""The engine core's job buffers: one word store per buffer, banked and registered for the clock.
+
+The input buffer (job data as it arrives) and the output buffer (cipher output) each hold
+``slots * slot_words`` 64-bit words: 64 KiB by default, 32 block RAMs per read port on ECP5, which
+nextpnr spreads over the whole device. A net that reaches all of them (a write address, a read
+address) or leaves one of them unregistered is a route across the chip in the same cycle as logic.
+So :class:`JobBuffer` splits the word into ``banks`` memories of ``64 / banks`` bits, registers
+every port's address, data and enable per bank (each copy fans out to one bank's RAMs only), and
+registers each bank's read data at the RAM.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["JobBuffer"]
+
+
+class JobBuffer(wiring.Component):
+    """``depth`` words of 64 bits with one write port and ``readers`` read ports.
+
+    Ports
+    -----
+    wr_en, wr_addr, wr_data : In
+        A word to write; it is in the memory from :attr:`WRITE_LATENCY` cycles after the clock
+        edge that samples it.
+    rd_addr : In(ArrayLayout(abits, readers))
+        Each reader's address, sampled at every clock edge (the buffer reads every cycle: a read
+        enable would cost a hold multiplexer after each block RAM).
+    rd_data : Out(ArrayLayout(64, readers))
+        Each reader's word at the address sampled :attr:`LATENCY` cycles earlier.
+
+    A word must not be read in the cycle it is written (the memories carry yosys's
+    ``no_rw_check``, so synthesis adds no read-during-write bypass after the RAMs).
+    """
+
+    LATENCY = 3
+    """Address register, block RAM, output register."""
+    WRITE_LATENCY = 2
+    """Write register, block RAM."""
+
+    def __init__(self, *, depth: int, readers: int, banks: int = 4) -> None:
+        if 64 % banks:
+            raise ValueError(f"banks must divide 64, not {banks}")
+        self.depth, self.readers, self.banks = depth, readers, banks
+        self.abits = max(1, (depth - 1).bit_length())
+        super().__init__(
+            {
+                "wr_en": In(1),
+                "wr_addr": In(self.abits),
+                "wr_data": In(64),
+                "rd_addr": In(data.ArrayLayout(self.abits, readers)),
+                "rd_data": Out(data.ArrayLayout(64, readers)),
+            }
+        )
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        width = 64 // self.banks
+        outputs: list[list[Signal]] = [[] for _ in range(self.readers)]
+        for b in range(self.banks):
+            mem = Memory(shape=width, depth=self.depth, init=[], attrs={"no_rw_check": 1})
+            m.submodules[f"bank{b}"] = mem
+            wp = mem.write_port()
+            w_en, w_addr, w_data = (
+                Signal(name=f"w_en{b}"),
+                Signal(self.abits, name=f"w_addr{b}"),
+                Signal(width, name=f"w_data{b}"),
+            )
+            m.d.sync += [
+                w_en.eq(self.wr_en),
+                w_addr.eq(self.wr_addr),
+                w_data.eq(self.wr_data.word_select(b, width)),
+            ]
+            m.d.comb += [wp.en.eq(w_en), wp.addr.eq(w_addr), wp.data.eq(w_data)]
+            for r in range(self.readers):
+                rp = mem.read_port()
+                r_addr = Signal(self.abits, name=f"r{r}_addr{b}")
+                r_data = Signal(width, name=f"r{r}_data{b}")
+                m.d.sync += [r_addr.eq(self.rd_addr[r]), r_data.eq(rp.data)]
+                m.d.comb += rp.addr.eq(r_addr)
+                outputs[r].append(r_data)
+        for r in range(self.readers):
+            m.d.comb += self.rd_data[r].eq(Cat(*outputs[r]))
+        return m
