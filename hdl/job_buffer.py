@@ -25,22 +25,24 @@ class JobBuffer(wiring.Component):
     Ports
     -----
     wr_en, wr_addr, wr_data : In
-        A word to write; it is in the memory from :attr:`WRITE_LATENCY` cycles after the clock
-        edge that samples it.
+        A word to write (registered first): an address presented :attr:`WRITE_LATENCY` or more
+        cycles after the write reads the new word.
     rd_addr : In(ArrayLayout(abits, readers))
         Each reader's address, sampled at every clock edge (the buffer reads every cycle: a read
         enable would cost a hold multiplexer after each block RAM).
     rd_data : Out(ArrayLayout(64, readers))
         Each reader's word at the address sampled :attr:`LATENCY` cycles earlier.
 
-    A word must not be read in the cycle it is written (the memories carry yosys's
-    ``no_rw_check``, so synthesis adds no read-during-write bypass after the RAMs).
+    A word must not be read by an address presented in the cycle it is written: the block RAM
+    sees both at one clock edge, and the memories carry yosys's ``no_rw_check`` (the result is
+    undefined, and synthesis adds no read-during-write bypass after the RAMs).
     """
 
     LATENCY = 3
     """Address register, block RAM, output register."""
-    WRITE_LATENCY = 2
-    """Write register, block RAM."""
+    WRITE_LATENCY = 1
+    """Cycles from a write to the first read address that sees it (the write register and the
+    read's address register keep the two one edge apart)."""
 
     def __init__(self, *, depth: int, readers: int, banks: int = 4) -> None:
         if 64 % banks:
