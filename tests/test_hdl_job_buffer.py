@@ -25,7 +25,7 @@ def test_job_buffer_reads_what_was_written(banks: int) -> None:
 
     async def bench(ctx) -> None:
         for t in range(cycles):
-            for when, a, w in [p for p in pending if p[0] == t]:
+            for _, a, w in [p for p in pending if p[0] == t]:
                 model[a] = w
             pending[:] = [p for p in pending if p[0] != t]
             # never read a word in flight to the memory (the buffer's contract)
@@ -51,4 +51,3 @@ def test_job_buffer_reads_what_was_written(banks: int) -> None:
     lat = JobBuffer.LATENCY
     for r in range(2):
         assert got[r][lat:] == asked[r][: cycles - lat], f"reader {r}"
-
