@@ -33,7 +33,8 @@ class ContextMemory(wiring.Component):
     rd_addr : In(16)
         The conn id to look up; sampled at the clock edge when ``rd_en`` is high.
     rd_en : In(1)
-        Read enable.
+        This cycle's conn id is a read to keep: ``rd_data`` takes its context and holds it
+        until the next such read's data.
     rd_data : Out(SAContext)
         The context of the last sampled conn id, :data:`READ_LATENCY` cycles after the read (and
         held until the next read's data); ``valid`` reads 0 for a conn id at or beyond ``conns``.

@@ -73,10 +73,10 @@ class EngineCore(wiring.Component):
         m.submodules.intake = intake = self.intake
         m.submodules.sched = sched = self.scheduler
         m.submodules.emit = emit = self.emitter
-        # The job buffers. No word is read in the cycle it is written, nor soon after: a unit
-        # reads a word only after the intake or the cipher wrote it (the cipher's cut-through
-        # check sees a word written at least two cycles before its read address is registered),
-        # and a slot is rewritten only after its reads are done.
+        # The job buffers. No word is read in the cycle it is written (JobBuffer's contract): a
+        # unit reads a word only cycles after the intake or the cipher wrote it (the cipher's
+        # cut-through check counts words already written), and a slot is rewritten only after
+        # its reads are done.
         depth = self.slots * self.slot_words
         m.submodules.in_buf = in_buf = JobBuffer(depth=depth, readers=2)  # cipher, hash
         m.submodules.out_buf = out_buf = JobBuffer(depth=depth, readers=2)  # emitter, hash

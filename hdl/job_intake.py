@@ -99,8 +99,8 @@ class JobIntake(wiring.Component):
     ``ceil(auth_len / 8)``; the second's registers the length facts; the context checks are
     registered every cycle from the context memory's output (it holds the context read at the
     first word; a LOOKUP cycle after the second word gives the read time to arrive); the CHECK
-    cycle only ranks these facts. In the body, the phase (IV, data, ICV),
-    the data words left and whether the next word is the final one are registers.
+    cycle only ranks these facts. In the body, the phase (IV, data, ICV), the data words left
+    and whether the next word is the final one are registers.
     """
 
     def __init__(self, slots: int, slot_words: int) -> None:

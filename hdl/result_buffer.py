@@ -13,7 +13,8 @@ issued while the output FIFO has room (a data word reaches the FIFO
 :data:`~hdl.crypto_ports.READ_LATENCY` cycles after its output-buffer read, the others with it).
 The room is a registered count of the words in flight and in the FIFO, the data words are
 counted down with their last-word flag kept in a register, and ``release`` is registered (the
-slot is freed the cycle after its last word was issued: its reads are done by then).
+slot is freed the cycle after its last word was issued; the RAM reads of its words, a cycle or
+two behind, finish long before a new job's output can reach the slot).
 """
 
 from __future__ import annotations
