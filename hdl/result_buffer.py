@@ -160,12 +160,12 @@ class ResultEmitter(wiring.Component):
             with m.Case(_KIND_ICV1):
                 m.d.comb += i_word.eq(icv[:64])
         w_valid = delayed(m, issue, READ_LATENCY, "w_valid")
-        w_data = delayed(m, i_kind == _KIND_DATA, READ_LATENCY, "w_data")  # from the buffer
+        w_from_buf = delayed(m, i_kind == _KIND_DATA, READ_LATENCY, "w_from_buf")  # a data word
         w_last = delayed(m, i_last, READ_LATENCY, "w_last")
         w_word = delayed(m, i_word, READ_LATENCY, "w_word")
         wpay = Signal(StreamWord)
         m.d.comb += [
-            wpay.data.eq(Mux(w_data, self.out_rd_data, w_word)),
+            wpay.data.eq(Mux(w_from_buf, self.out_rd_data, w_word)),
             wpay.last.eq(w_last),
             fifo.w_data.eq(wpay),
             fifo.w_en.eq(w_valid),
