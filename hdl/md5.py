@@ -165,13 +165,18 @@ class MD5Core(wiring.Component):
         a_next = Signal(32)  # AA + a after the last step: the A a chained block starts from
         h = self.cv  # the chaining value (AA, BB, CC, DD of the RFC: kept, added at the end)
 
-        # The message word and T of the steps ahead, fetched in stages: in step i, k of step i + 3
-        # is in k_ahead and X[k] of step i + 2 is in x_ahead; T[i + 3] and k of step i + 4 are
-        # looked up by the step counter itself (no adder before the ROMs).
+        # The message word and T of the steps ahead, fetched in stages: in step i, k of step i + 4
+        # is in k_ahead; X[k] of step i + 3 is half looked up (x_quad[j] = X[4j + k % 4], and
+        # k_high = k // 4 picks one of them); X[k] of step i + 2 is in x_ahead. T[i + 3] and k of
+        # step i + 5 are looked up by the step counter itself (no adder before the ROMs). The
+        # 16-way word select in two registered levels: one 4-bit register driving 32 16-way
+        # multiplexers spread over the core was its longest route.
         t_rom = Array(Const(T[i + 3] if i + 3 < 64 else 0, 32) for i in range(64))
         t_ahead = Signal(32)  # T[i + 2] in step i: the ROM read a step earlier, off the adder's path
-        k_rom = Array(Const(K[i + 4] if i + 4 < 64 else 0, 4) for i in range(64))
+        k_rom = Array(Const(K[i + 5] if i + 5 < 64 else 0, 4) for i in range(64))
         k_ahead = Signal(4)
+        x_quad = Array(Signal(32, name=f"x_quad{j}") for j in range(4))
+        k_high = Signal(2)
         x_ahead = Signal(32)
 
         # One step: a' = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s); the round picks F/G/H/I and s.
@@ -253,7 +258,9 @@ class MD5Core(wiring.Component):
             m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
             m.d.comb += b_load.eq(1)
             m.d.sync += [pre.eq(start_a + p.words[K[0]] + T[0]), xt.eq(p.words[K[1]] + T[1])]
-            m.d.sync += [x_ahead.eq(p.words[K[2]]), k_ahead.eq(K[3]), t_ahead.eq(T[2])]
+            m.d.sync += [x_ahead.eq(p.words[K[2]]), t_ahead.eq(T[2])]
+            m.d.sync += [x_quad[j].eq(p.words[4 * j + K[3] % 4]) for j in range(4)]
+            m.d.sync += [k_high.eq(K[3] // 4), k_ahead.eq(K[4])]
             m.d.sync += [step.eq(0), half.eq(0)]
             prepare(Const(0, 6), start[2], start[3])
 
@@ -280,7 +287,11 @@ class MD5Core(wiring.Component):
                     m.d.sync += [a.eq(d), c.eq(b), d.eq(c)]
                     # The next step's a is this step's d; its X[k] + T was summed a step ago.
                     m.d.sync += [pre.eq(d + xt), xt.eq(x_ahead + t_ahead), t_ahead.eq(t_rom[step])]
-                    m.d.sync += [x_ahead.eq(x[k_ahead]), k_ahead.eq(k_rom[step])]
+                    m.d.sync += [x_ahead.eq(x_quad[k_high]), k_high.eq(k_ahead[2:4])]
+                    for j in range(4):
+                        quad = Array(x[4 * j + q] for q in range(4))
+                        m.d.sync += x_quad[j].eq(quad[k_ahead[0:2]])
+                    m.d.sync += k_ahead.eq(k_rom[step])
                     m.d.sync += step.eq(step + 1)
                     prepare(step + 1, b, c)
                     with m.If(step == 63):

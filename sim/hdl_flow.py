@@ -69,7 +69,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return 2
     try:
         synth = synthesize(v, work, progress, args.mapper)
-        pnr = None if args.no_pnr else place_and_route(work, args.device, args.freq, progress, args.seed)
+        pnr = (
+            None
+            if args.no_pnr
+            else place_and_route(work, args.device, args.freq, progress, args.seed, args.router)
+        )
     except SynthError as e:
         print(f"esa hdl synth: {e}", file=sys.stderr)
         return 1
@@ -82,6 +86,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out["mapper"] = args.mapper
     if pnr is not None:
         out["seed"] = args.seed
+        out["router"] = args.router or "router1"
     if args.json:
         print(json.dumps(out))
     else:
@@ -191,6 +196,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--quiet", action="store_true", help="with --json: no progress on stderr")
     q.add_argument("--no-pnr", action="store_true", help="stop after yosys")
     q.add_argument("--seed", type=int, help="nextpnr placer seed (default: nextpnr's own)")
+    q.add_argument(
+        "--router",
+        choices=("router1", "router2"),
+        help="nextpnr router (default router1; router2 is much faster on the whole engine)",
+    )
     q.add_argument(
         "--mapper",
         choices=("abc9", "abc"),

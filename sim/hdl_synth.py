@@ -170,10 +170,17 @@ def parse_check(workdir: Path) -> SynthReport:
 
 
 def place_and_route(
-    workdir: Path, device: str, freq_mhz: float, progress: Progress, seed: int | None = None
+    workdir: Path,
+    device: str,
+    freq_mhz: float,
+    progress: Progress,
+    seed: int | None = None,
+    router: str | None = None,
 ) -> PnrReport:
     """Place and route ``workdir/synth.json`` out of context on ``device``; read its report.
-    ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it."""
+    ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it.
+    ``router``: nextpnr's ``router1`` (its default when None) or ``router2``, which routes a
+    design the size of the whole engine in a fraction of router1's time."""
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     cmd = [
@@ -189,6 +196,7 @@ def place_and_route(
         # a design slower than --freq is a figure to report, not a failure
         "--timing-allow-fail",
         *(["--seed", str(seed)] if seed is not None else []),
+        *(["--router", router] if router is not None else []),
     ]
     start = time.monotonic()
     progress(f"nextpnr-ecp5: placing and routing for {device} at {freq_mhz} MHz ...")
