@@ -29,11 +29,9 @@ the CCU2C version in Icarus with yosys's cell model. Since T is looked up a step
 (``t_ahead``), seed 1 gives 82.3 MHz plain and 103.0 MHz with ``carry="ecp5"``.
 """
 
-import functools
 import math
-import operator
 
-from amaranth import Array, Cat, Const, Instance, Module, Signal, Value
+from amaranth import Array, Cat, Const, Instance, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -99,6 +97,42 @@ def _ecp5_add(m: Module, name: str, a, b, c, d, fn) -> Value:
         )  # fmt: skip
         bits += [s0, s1]
         carry = cout
+    return Cat(*bits)
+
+
+def _ecp5_mux8(m: Module, name: str, inputs: list[Value], select: Value) -> Value:
+    """``inputs[select[0:3]]`` for eight 32-bit values, each bit one ECP5 slice pair: four LUT4s
+    (2:1 by ``select[0]``), two ``PFUMX`` (by ``select[1]``), an ``L6MUX21`` (by ``select[2]``).
+    The muxes are the slices' own wide-function muxes, so the eight-way select costs one LUT and
+    one route where yosys builds it from two or three LUTs with a route after each."""
+    init = Const(_lut4_init(lambda a, b, c, d: b if c else a), 16)  # Z = C ? B : A
+    bits = []
+    for j in range(32):
+        luts = []
+        for k in range(4):
+            z = Signal(name=f"{name}{j}_lut{k}")
+            m.submodules[f"{name}{j}_lut{k}"] = Instance(
+                "LUT4",
+                p_INIT=init,
+                i_A=inputs[2 * k][j],
+                i_B=inputs[2 * k + 1][j],
+                i_C=select[0],
+                i_D=0,
+                o_Z=z,
+            )
+            luts.append(z)
+        pairs = []
+        for k in range(2):
+            z = Signal(name=f"{name}{j}_pfumx{k}")
+            m.submodules[f"{name}{j}_pfumx{k}"] = Instance(
+                "PFUMX", i_ALUT=luts[2 * k + 1], i_BLUT=luts[2 * k], i_C0=select[1], o_Z=z
+            )
+            pairs.append(z)
+        z = Signal(name=f"{name}{j}")
+        m.submodules[f"{name}{j}_l6mux"] = Instance(
+            "L6MUX21", i_D0=pairs[0], i_D1=pairs[1], i_SD=select[2], o_Z=z
+        )
+        bits.append(z)
     return Cat(*bits)
 
 
@@ -185,7 +219,7 @@ class MD5Core(wiring.Component):
         # picks per bit), and the rotation s as one of 16 one-hot selects.
         f_one = Signal(32)  # F(~0, c, d) of this step's round
         f_zero = Signal(32)  # F(0, c, d)
-        rot_select = Signal(16)  # bit 4 * round + i % 4 selects s = S[round][i % 4]
+        rot_select = Signal(4)  # 4 * round + i % 4: selects s = S[round][i % 4]
         f = Signal(32)
         total = Signal(32)
         rotated = Signal(32)
@@ -202,15 +236,18 @@ class MD5Core(wiring.Component):
         if split:
             m.d.sync += total_q.eq(total)
         rotate_in = total_q if split else total
-        terms = [
-            rotate_in.rotate_left(S[rnd][pos]) & rot_select[pos + 4 * rnd].replicate(32)
-            for rnd in range(4)
-            for pos in range(4)
-        ]
-        rotated_lo, rotated_hi = Signal(32), Signal(32)  # rounds 0-1 and 2-3
-        m.d.comb += rotated_lo.eq(functools.reduce(operator.or_, terms[:8]))
-        m.d.comb += rotated_hi.eq(functools.reduce(operator.or_, terms[8:]))
-        m.d.comb += rotated.eq(rotated_lo | rotated_hi)
+        rotations = [rotate_in.rotate_left(S[rnd][pos]) for rnd in range(4) for pos in range(4)]
+        rotated_lo, rotated_hi = Signal(32), Signal(32)  # rounds 0-1 and 2-3, by rot_select[0:3]
+        if carry:
+            lo, hi = (
+                _ecp5_mux8(m, "rot_lo", rotations[:8], rot_select),
+                _ecp5_mux8(m, "rot_hi", rotations[8:], rot_select),
+            )
+            m.d.comb += [rotated_lo.eq(lo), rotated_hi.eq(hi)]
+        else:
+            m.d.comb += rotated_lo.eq(Array(rotations[:8])[rot_select[0:3]])
+            m.d.comb += rotated_hi.eq(Array(rotations[8:])[rot_select[0:3]])
+        m.d.comb += rotated.eq(Mux(rot_select[3], rotated_hi, rotated_lo))
 
         # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
         # last adder: in a step b_base is b; in the cycle after the last step (FINISH) the
@@ -221,10 +258,12 @@ class MD5Core(wiring.Component):
         b_load = Signal()
         m.d.comb += b_base.eq(b)
         b_next = Signal(32)
-        if carry:  # LUT inputs: a = b_base, c and d = the rotation's two halves
-            zero = Const(0, 32)
+        if carry:  # LUT inputs: a = b_base, b = the round's high bit, c and d = the two halves
+            high = rot_select[3].replicate(32)
             m.d.comb += b_next.eq(
-                _ecp5_add(m, "step_b", b_base, zero, rotated_lo, rotated_hi, lambda a, _, p, q: a ^ (p | q))
+                _ecp5_add(
+                    m, "step_b", b_base, high, rotated_lo, rotated_hi, lambda a, r, p, q: a ^ (q if r else p)
+                )
             )
         else:
             m.d.comb += b_next.eq(b_base + rotated)
@@ -239,7 +278,7 @@ class MD5Core(wiring.Component):
                     with m.Case(rnd):
                         m.d.sync += f_one.eq(_round_function(rnd, Const(2**32 - 1, 32), c_next, d_next))
                         m.d.sync += f_zero.eq(_round_function(rnd, Const(0, 32), c_next, d_next))
-            m.d.sync += rot_select.eq(1 << Cat(index[0:2], index[4:6]))
+            m.d.sync += rot_select.eq(Cat(index[0:2], index[4:6]))
 
         def idle_next():
             """Make the step's term 0 from the next cycle on (the core goes idle)."""

