@@ -14,19 +14,19 @@ rearrangement for timing: the step's ``a + X[k] + T[i]`` does not depend on the 
 b is only ever written as ``base + rotated``, so that nothing follows the step's last adder on the
 way to b's register (loading a block and adding the chaining value are folded into that one add).
 
-Timing, ECP5-85F out of context (``esa hdl synth --unit md5 --mapper abc --seed N``, N = 1, 2, 3):
-87-90 MHz, where the core before the last rearrangement placed at 76-78 MHz. The path left is the
-step's own loop, ``b -> F -> add -> rotate -> add -> b``: one LUT, a 32-bit carry chain, the
-16-way rotation (three LUT levels), a second carry chain: 11.1-11.4 ns, 56-61 % of it routing.
-One step per cycle does not reach 100 MHz on ECP5 this way: yosys maps neither F nor the
-rotation's last level into the carry cells' LUTs. ``carry="ecp5"`` does it by hand: each bit's
-CCU2C LUT computes ``pre ^ F(b, c, d)`` (from pre, b and the two prepared F values) in the first
-adder and ``b ^ (rotated_lo | rotated_hi)`` in the second, two LUT levels off the loop:
-101.3-106.7 MHz alone (``--param carry=ecp5``, same seeds). That netlist is for synthesis: the
-default, ``carry="auto"``, builds it when the core is elaborated for ECP5 (platform
-:data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain adders otherwise; the tests run
-the CCU2C version in Icarus with yosys's cell model. Since T is looked up a step earlier
-(``t_ahead``), seed 1 gives 82.3 MHz plain and 103.0 MHz with ``carry="ecp5"``.
+Timing, ECP5-85F out of context (``esa hdl synth --unit md5 --mapper abc --seed 1``). The path
+that limits a step per cycle is the step's own loop, ``b -> F -> add -> rotate -> add -> b``: with
+plain adders (``--param carry=None``) one LUT, a 32-bit carry chain, the 16-way rotation (three
+LUT levels), a second carry chain: 80.6 MHz, 57 % of it routing. ``carry="ecp5"`` builds the loop
+from cells by hand: each bit's CCU2C LUT computes ``pre ^ F(b, c, d)`` (from pre, b and the two
+prepared F values) in the first adder; the rotation is two 8-way selects, each bit a LUT4 and the
+slice's PFUMX and L6MUX21 wide-function muxes; the second adder's LUTs pick between the two
+(``b ^ (hi if round > 1 else lo)``). That leaves one LUT and the two fast muxes between the
+chains: 109.7 MHz, and the step is no longer the critical path (103.0 MHz with yosys's own
+rotation, three LUT levels). The cell netlist is for synthesis: the default, ``carry="auto"``,
+builds it when the core is elaborated for ECP5 (platform :data:`hdl.target.ECP5`, as
+`esa hdl synth` does) and the plain adders otherwise; the tests run it in Icarus with yosys's
+cell models.
 """
 
 import math
@@ -160,7 +160,7 @@ class MD5Core(wiring.Component):
         clock MD5's one-cycle step would limit.
     carry : "auto", None or "ecp5"
         ``"ecp5"``: build the step's two adders from ECP5 ``CCU2C`` carry cells, each bit's LUT
-        also computing F (first adder) or the rotation's last OR (second adder), which yosys
+        also computing F (first adder) or the rotation's last select (second adder), which yosys
         does not fold in: two LUT levels off the step (for synthesis only: Amaranth's simulator
         cannot run the instances; a test runs them in Icarus with yosys's cell models).
         ``step_cycles`` must be 1 then. ``None``: plain adders. ``"auto"`` (default): ``"ecp5"``
@@ -216,7 +216,7 @@ class MD5Core(wiring.Component):
         # One step: a' = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s); the round picks F/G/H/I and s.
         # For timing, what does not depend on b is prepared a step ahead (the next step's c and d
         # are this step's b and c): F with b = 1 and with b = 0 (F is bitwise, so F(b,c,d) then
-        # picks per bit), and the rotation s as one of 16 one-hot selects.
+        # picks per bit), and the rotation s as a 4-bit select.
         f_one = Signal(32)  # F(~0, c, d) of this step's round
         f_zero = Signal(32)  # F(0, c, d)
         rot_select = Signal(4)  # 4 * round + i % 4: selects s = S[round][i % 4]
