@@ -96,6 +96,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"flip-flops       {out['flip_flops']}")
         print(f"block RAMs       {out['block_rams']} DP16KD")
         print(f"latches / loops  {out['latches']} / {out['loops']}")
+        print(f"check problems   {out['check_problems']} (yosys check on the flattened RTL: rtl_check.txt)")
         if paths:
             print("deepest paths    (levels: LUT4 + routing, about 1.1 ns each; see sim/hdl_depth.py)")
             for p in paths:
