@@ -12,7 +12,7 @@ from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["lowest_set", "prefix_or", "onehot_index", "RoundRobin"]
+__all__ = ["lowest_set", "prefix_or", "RoundRobin"]
 
 
 def lowest_set(bits: Value, index_width: int) -> tuple[Value, Value]:
@@ -51,16 +51,6 @@ def prefix_or(bits: Value) -> Value:
         acc = [acc[i] | acc[i - span] if i >= span else acc[i] for i in range(width)]
         span *= 2
     return Cat(*acc)
-
-
-def onehot_index(onehot: Value, width: int) -> Value:
-    """The index of the set bit of a one-hot (or all-zero: then 0) vector, ``width`` bits: each
-    index bit is the OR of the vector's bits whose index has it set (no priority logic)."""
-    bits = []
-    for b in range(width):
-        terms = [onehot[i] for i in range(len(onehot)) if (i >> b) & 1]
-        bits.append(Cat(*terms).any() if terms else C(0, 1))
-    return Cat(*bits)
 
 
 class RoundRobin(wiring.Component):

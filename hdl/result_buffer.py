@@ -29,7 +29,7 @@ from .crypto_ports import READ_LATENCY
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, ResultHeader, Status, StreamWord
 from .pipeline import delayed
-from .priority import RoundRobin, onehot_index
+from .priority import RoundRobin
 
 __all__ = ["ResultEmitter"]
 
@@ -128,8 +128,7 @@ class ResultEmitter(wiring.Component):
         m.d.comb += rr.requests.eq(self.finished)
 
         grant = Signal(self.slots)  # one-hot: the slot chosen
-        grant_slot = Signal(self.slot_bits)
-        m.d.comb += grant_slot.eq(onehot_index(grant, self.slot_bits))
+        grant_slot = Signal(self.slot_bits)  # the same, as a number (a register: it addresses RAMs)
         slot = Signal(self.slot_bits)
         bad = Signal()
         header = Signal(ResultHeader)
@@ -190,7 +189,7 @@ class ResultEmitter(wiring.Component):
             with m.State("IDLE"):
                 with m.If(rr.valid):
                     m.d.comb += rr.advance.eq(1)
-                    m.d.sync += grant.eq(rr.grant_onehot)
+                    m.d.sync += [grant.eq(rr.grant_onehot), grant_slot.eq(rr.grant)]
                     m.next = "TAKE"
             with m.State("TAKE"):
                 m.d.comb += [ir.en.eq(1), fr.en.eq(1), self.icv_rd_en.eq(1), self.take.eq(1)]

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 from .crypto_ports import cipher_start_layout, hash_start_layout
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, Auth, Status
-from .priority import RoundRobin, onehot_index
+from .priority import RoundRobin
 
 __all__ = ["SlotScheduler"]
 
@@ -247,13 +247,14 @@ class SlotScheduler(wiring.Component):
             m.submodules[f"{name}_rr"] = rr
             rp = mem.read_port()
             grant = Signal(n, name=f"{name}_grant")
+            grant_index = Signal(sb, name=f"{name}_grant_index")  # the same, as a number
             granted = Signal(name=f"{name}_granted")
             offering = Signal(name=f"{name}_offering")
             read = Signal(name=f"{name}_read")
             m.d.comb += [
                 rr.requests.eq(pending),
                 read.eq(granted & (~offering | port.ready)),
-                rp.addr.eq(onehot_index(grant, sb)),
+                rp.addr.eq(grant_index),
                 rp.en.eq(read),  # a read port's data holds while its enable is low
                 pick_oh.eq(Mux(read, grant, 0)),
                 port.payload.eq(rp.data),
@@ -265,7 +266,7 @@ class SlotScheduler(wiring.Component):
                 m.d.sync += offering.eq(0)
             with m.If(~granted & rr.valid):
                 m.d.comb += rr.advance.eq(1)
-                m.d.sync += [grant.eq(rr.grant_onehot), granted.eq(1)]
+                m.d.sync += [grant.eq(rr.grant_onehot), grant_index.eq(rr.grant), granted.eq(1)]
 
         # Hash done: register it and read the expected ICV (stage d); compare each 32-bit word
         # (stage e); combine the words that count and mark the slot's hash done with the

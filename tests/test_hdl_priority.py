@@ -1,4 +1,4 @@
-"""hdl.priority (lowest_set, prefix_or, onehot_index, RoundRobin) against Python answers."""
+"""hdl.priority (lowest_set, prefix_or, RoundRobin) against Python answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hdl.priority import RoundRobin, lowest_set, onehot_index, prefix_or
+from hdl.priority import RoundRobin, lowest_set, prefix_or
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 13, 32, 33])
@@ -90,22 +90,3 @@ def test_round_robin_is_fair_and_starts_after_the_last_grant(n: int) -> None:
             if advance:
                 start = (want + 1) % n
     assert [g for _, g, _ in got[: 2 * n]] == [i % n for i in range(2 * n)]
-
-
-@pytest.mark.parametrize("n", [1, 2, 5, 32])
-def test_onehot_index(n: int) -> None:
-    width = max(1, (n - 1).bit_length())
-    vec, idx = Signal(n), Signal(width)
-    m = Module()
-    m.d.comb += idx.eq(onehot_index(vec, width))
-    seen = []
-
-    async def bench(ctx) -> None:
-        for i in [None, *range(n)]:
-            ctx.set(vec, 0 if i is None else 1 << i)
-            seen.append((i, ctx.get(idx)))
-
-    sim = Simulator(m)
-    sim.add_testbench(bench)
-    sim.run()
-    assert seen == [(i, 0 if i is None else i) for i in [None, *range(n)]]
