@@ -21,9 +21,9 @@ from .layouts import HASH_STATE_BYTES, ICV_WORDS, Auth
 
 __all__ = ["READ_LATENCY", "cipher_start_layout", "hash_start_layout", "CipherPort", "HashPort"]
 
-READ_LATENCY = 4
+READ_LATENCY = 5
 """Cycles from an address on ``rd_addr`` (sampled at a clock edge) to its word on ``rd_data``: the
-address register at the RAMs, the block RAM, its output register, a register at the reader."""
+address register at the RAMs, the block RAM, two output registers, a register at the reader."""
 
 
 def cipher_start_layout(slot_bits: int, idx_bits: int) -> data.StructLayout:

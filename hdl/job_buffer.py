@@ -6,7 +6,10 @@ nextpnr spreads over the whole device. A net that reaches all of them (a write a
 address) or leaves one of them unregistered is a route across the chip in the same cycle as logic.
 So :class:`JobBuffer` splits the word into ``banks`` memories of ``64 / banks`` bits, registers
 every port's address, data and enable per bank (each copy fans out to one bank's RAMs only), and
-registers each bank's read data at the RAM.
+registers each bank's read data twice after the RAM. The block RAM's own output register
+(DP16KD ``REGMODE="OUTREG"``) is not something yosys's RAM mapping builds, and without it the RAM's
+clock-to-out is ~5.8 ns: the first register is there to sit beside the RAM (its one sink is the
+second), the second to carry the word across the device.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ class JobBuffer(wiring.Component):
     undefined, and synthesis adds no read-during-write bypass after the RAMs).
     """
 
-    LATENCY = 3
-    """Address register, block RAM, output register."""
+    LATENCY = 4
+    """Address register, block RAM, two output registers."""
     WRITE_LATENCY = 1
     """Cycles from a write to the first read address that sees it (the write register and the
     read's address register keep the two one edge apart)."""
@@ -81,8 +84,9 @@ class JobBuffer(wiring.Component):
             for r in range(self.readers):
                 rp = mem.read_port()
                 r_addr = Signal(self.abits, name=f"r{r}_addr{b}")
+                r_ram = Signal(width, name=f"r{r}_ram{b}")  # beside the RAM
                 r_data = Signal(width, name=f"r{r}_data{b}")
-                m.d.sync += [r_addr.eq(self.rd_addr[r]), r_data.eq(rp.data)]
+                m.d.sync += [r_addr.eq(self.rd_addr[r]), r_ram.eq(rp.data), r_data.eq(r_ram)]
                 m.d.comb += rp.addr.eq(r_addr)
                 outputs[r].append(r_data)
         for r in range(self.readers):
