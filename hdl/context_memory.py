@@ -2,14 +2,18 @@
 
 The host writes contexts through the ``contexts`` stream (one conn id per beat; a context whose
 ``valid`` bit is clear invalidates the conn id). The job intake reads the context of a job's
-conn id through a synchronous read port with a registered output: the data appear two cycles
-after the address (:data:`READ_LATENCY`), so the block RAMs' clock-to-output time and their
-spread across the chip never share a cycle with the intake's checks.
+conn id through a synchronous read port with two registers after the RAM: the data appear three
+cycles after the address (:data:`READ_LATENCY`), so the block RAMs' clock-to-output time (~5.8 ns
+on ECP5) and their spread across the chip never share a cycle with the intake's checks.
+
+A read and a write of the same conn id at one clock edge read the new context. The block RAM does
+not define that case, so the memory carries yosys's ``no_rw_check`` and the new context is taken
+from a register instead: had yosys emulated it, its multiplexer would sit right after the RAM.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -18,7 +22,7 @@ from .layouts import ContextWrite, SAContext
 
 __all__ = ["READ_LATENCY", "ContextMemory"]
 
-READ_LATENCY = 2
+READ_LATENCY = 3
 """Cycles from a context read (``rd_en`` at a clock edge) to its data on ``rd_data``."""
 
 
@@ -34,7 +38,8 @@ class ContextMemory(wiring.Component):
         The conn id to look up; sampled at the clock edge when ``rd_en`` is high.
     rd_en : In(1)
         This cycle's conn id is a read to keep: ``rd_data`` takes its context and holds it
-        until the next such read's data.
+        until the next such read's data. Reads are :data:`READ_LATENCY` or more cycles apart
+        (the intake's are a frame apart).
     rd_data : Out(SAContext)
         The context of the last sampled conn id, :data:`READ_LATENCY` cycles after the read (and
         held until the next read's data); ``valid`` reads 0 for a conn id at or beyond ``conns``.
@@ -58,9 +63,8 @@ class ContextMemory(wiring.Component):
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
-        m.submodules.mem = mem = Memory(shape=SAContext, depth=self.conns, init=[])
+        m.submodules.mem = mem = Memory(shape=SAContext, depth=self.conns, init=[], attrs={"no_rw_check": 1})
         abits = max(1, (self.conns - 1).bit_length())
-
         wp = mem.write_port()
         w = self.contexts.payload
         m.d.comb += [
@@ -69,15 +73,36 @@ class ContextMemory(wiring.Component):
             wp.data.eq(w.context),
             wp.en.eq(self.contexts.valid & (w.conn_id < self.conns)),
         ]
-
-        # The RAM reads every cycle and the output register keeps the read that ``rd_en`` asked
-        # for (a RAM read enable would cost a hold multiplexer after the RAM in synthesis).
-        rp = mem.read_port(transparent_for=(wp,))
-        asked, in_range = Signal(), Signal()
+        # The RAM reads every cycle; rd_en's read goes down the registers beside it (a RAM read
+        # enable would cost a hold multiplexer after the RAM in synthesis). A write to the
+        # address that rd_en reads at the same edge is kept in `written` (one register: reads
+        # are READ_LATENCY or more cycles apart) and replaces the RAM's word at the end.
+        rp = mem.read_port()
         m.d.comb += rp.addr.eq(self.rd_addr[:abits])
-        m.d.sync += [asked.eq(self.rd_en), in_range.eq(self.rd_addr < self.conns)]
-        with m.If(asked):
-            m.d.sync += [self.rd_data.eq(rp.data), self.rd_in_range.eq(in_range)]
-            with m.If(~in_range):
+        asked, in_range, collided = Signal(), Signal(), Signal()
+        collides = Signal()
+        written = Signal(SAContext)
+        m.d.comb += collides.eq(self.rd_en & wp.en & (wp.addr == rp.addr))
+        m.d.sync += [
+            asked.eq(self.rd_en),
+            in_range.eq(self.rd_addr < self.conns),
+            collided.eq(collides),
+        ]
+        with m.If(collides):
+            m.d.sync += written.eq(wp.data)
+        ram_word = Signal(SAContext)  # beside the RAM
+        asked_q, in_range_q, collided_q = Signal(), Signal(), Signal()
+        m.d.sync += [
+            ram_word.eq(rp.data),
+            asked_q.eq(asked),
+            in_range_q.eq(in_range),
+            collided_q.eq(collided),
+        ]
+        with m.If(asked_q):
+            m.d.sync += [
+                self.rd_data.eq(Mux(collided_q, written, ram_word)),
+                self.rd_in_range.eq(in_range_q),
+            ]
+            with m.If(~in_range_q):
                 m.d.sync += self.rd_data.valid.eq(0)
         return m

@@ -28,6 +28,7 @@ from amaranth.hdl import C, Cat, Elaboratable, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .context_memory import READ_LATENCY as CONTEXT_READ_LATENCY
 from .layouts import ICV_WORDS, Auth, Cipher, JobHeader, Op, SAContext, Status, StreamWord
 from .priority import lowest_set
 
@@ -68,11 +69,11 @@ class JobIntake(wiring.Component):
     -----
     jobs : In(stream of StreamWord)
         Job frames from the host. Not ready while no slot is free at a frame's first word, and for
-        three cycles per frame (the context lookup, the check and the commit).
+        four cycles per frame (two waiting for the context, the check and the commit).
     ctx_addr, ctx_en : Out
         Read request to the context memory (conn id of the frame being parsed).
     ctx, ctx_in_range : In
-        The context read back two cycles later (:data:`hdl.context_memory.READ_LATENCY`), and
+        The context read back three cycles later (:data:`hdl.context_memory.READ_LATENCY`), and
         whether the conn id was within range; both hold until the next read's data.
     free : In(slots)
         Bitmap of free job slots; the intake takes the lowest one that was free in the previous
@@ -98,7 +99,7 @@ class JobIntake(wiring.Component):
     Timing: every decision is taken from registers. The first header word's cycle registers
     ``ceil(auth_len / 8)``; the second's registers the length facts; the context checks are
     registered every cycle from the context memory's output (it holds the context read at the
-    first word; a LOOKUP cycle after the second word gives the read time to arrive); the CHECK
+    first word; LOOKUP cycles after the second word give the read time to arrive); the CHECK
     cycle only ranks these facts. In the body, the phase (IV, data, ICV), the data words left
     and whether the next word is the final one are registers.
     """
@@ -167,9 +168,9 @@ class JobIntake(wiring.Component):
         one_data = Signal()  # data_words == 1
         len_bad = Signal()  # a length check failed
         cipher_some = Signal()  # cipher_len != 0
-        # The context read issued with the first header word is on `ctx` two cycles later and
-        # stays there; these follow it every cycle and are valid from the CHECK cycle on (the
-        # first word, the second, LOOKUP, then CHECK).
+        # The context read issued with the first header word is on `ctx` READ_LATENCY cycles
+        # later and stays there; these follow it every cycle and are valid from the CHECK cycle
+        # on (the first word, the second, the LOOKUP cycles, then CHECK).
         bad_conn = Signal()
         bad_op = Signal()
         op_known = Signal()
@@ -253,9 +254,12 @@ class JobIntake(wiring.Component):
                             | (words > self.slot_words)
                         ),
                     ]
-                    m.next = "LOOKUP"
-            with m.State("LOOKUP"):
-                m.next = "CHECK"
+                    m.next = "LOOKUP0"
+            # the context read at the first word arrives READ_LATENCY cycles later: wait for it
+            lookups = [f"LOOKUP{i}" for i in range(CONTEXT_READ_LATENCY - 1)] + ["CHECK"]
+            for state, after in zip(lookups, lookups[1:], strict=False):
+                with m.State(state):
+                    m.next = after
             with m.State("CHECK"):
                 # Status precedence over registered facts; the context as read at the first word.
                 nothing = ~op_cipher & no_data & ~verifies  # the lengths call for no body word

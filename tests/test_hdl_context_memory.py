@@ -1,0 +1,67 @@
+"""hdl.context_memory.ContextMemory in Amaranth's simulator against a Python dict: host writes
+in most cycles (many to the conn id being read, others between reads), reads READ_LATENCY or
+more cycles apart as the intake makes them, each read's context on ``rd_data`` exactly
+READ_LATENCY cycles later and held until the next; a write at the read's own clock edge is seen,
+a later one is not; a conn id out of range reads invalid."""
+
+from __future__ import annotations
+
+import random
+
+from amaranth.sim import Simulator
+
+from hdl.context_memory import READ_LATENCY, ContextMemory
+from hdl.layouts import SAContext
+
+CONNS = 16
+VALID_BIT = 1 << SAContext["valid"].offset
+
+
+def test_context_reads_see_writes_up_to_their_own_edge() -> None:
+    dut = ContextMemory(CONNS)
+    rng = random.Random(7)
+    model = {c: 0 for c in range(CONNS)}
+    checks: list[tuple[int, int | None, bool]] = []  # (cycle to look, expected context, in range)
+    seen: dict[int, tuple[int, int, bool]] = {}
+    collisions = 0
+    cycles = 600
+
+    async def bench(ctx) -> None:
+        nonlocal collisions
+        next_read = 0
+        for t in range(cycles):
+            read = t >= next_read
+            conn = rng.randrange(CONNS + 4)  # some beyond `conns`
+            ctx.set(dut.rd_addr, conn)
+            ctx.set(dut.rd_en, read)
+            write = rng.random() < 0.8
+            w_conn = conn if (read and rng.random() < 0.5) else rng.randrange(CONNS + 2)
+            value = rng.getrandbits(SAContext.size) | VALID_BIT
+            ctx.set(dut.contexts.valid, write)
+            ctx.set(dut.contexts.payload.conn_id, w_conn)
+            ctx.set(dut.contexts.payload.context.as_value(), value)
+            if write and w_conn < CONNS:
+                model[w_conn] = value  # lands at this edge: a read at this edge sees it
+            if read:
+                collisions += write and w_conn == conn
+                checks.append((t + READ_LATENCY, model.get(conn), conn < CONNS))
+                next_read = t + rng.randrange(READ_LATENCY, 8)
+            seen[t] = (ctx.get(dut.rd_data.as_value()), ctx.get(dut.rd_data.valid), ctx.get(dut.rd_in_range))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert collisions > 20
+    for i, (t, want, in_range) in enumerate(checks):
+        if t >= cycles:
+            break
+        end = checks[i + 1][0] if i + 1 < len(checks) else cycles
+        for u in range(t, min(end, cycles)):  # held until the next read's data
+            word, valid, rng_flag = seen[u]
+            assert rng_flag == in_range, (t, u)
+            if in_range:
+                assert word == want, (t, u)
+            else:
+                assert not valid, (t, u)
