@@ -161,10 +161,11 @@ class MD5Core(wiring.Component):
         cycle): 129 cycles per block at a clock close to the SHA-1 core's, for designs whose
         clock MD5's one-cycle step would limit.
     carry : "auto", None or "ecp5"
-        ``"ecp5"``: build the step's two adders from ECP5 ``CCU2C`` carry cells, each bit's LUT
-        also computing F (first adder) or the rotation's last select (second adder), which yosys
-        does not fold in: two LUT levels off the step (for synthesis only: Amaranth's simulator
-        cannot run the instances; a test runs them in Icarus with yosys's cell models).
+        ``"ecp5"``: build the step from ECP5 cells: its two adders from ``CCU2C`` carry cells,
+        each bit's LUT also computing F (first adder) or the rotation's last select (second
+        adder), which yosys does not fold in, and the rotation's 8-way selects from ``LUT4``,
+        ``PFUMX`` and ``L6MUX21`` (for synthesis only: Amaranth's simulator cannot run the
+        instances; a test runs them in Icarus with yosys's cell models).
         ``step_cycles`` must be 1 then. ``None``: plain adders. ``"auto"`` (default): ``"ecp5"``
         when elaborated for the ECP5 family (:func:`hdl.target.family`) with one step per cycle,
         else ``None``.
