@@ -200,7 +200,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--router",
         choices=("router1", "router2"),
-        help="nextpnr router (default router1; router2 is much faster on the whole engine)",
+        help="nextpnr router (default router1; router2 negotiates congestion in iterations)",
     )
     q.add_argument(
         "--mapper",

@@ -182,8 +182,9 @@ def place_and_route(
 ) -> PnrReport:
     """Place and route ``workdir/synth.json`` out of context on ``device``; read its report.
     ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it.
-    ``router``: nextpnr's ``router1`` (its default when None) or ``router2``, which routes a
-    design the size of the whole engine in a fraction of router1's time."""
+    ``router``: nextpnr's ``router1`` (its default when None) or ``router2``, which negotiates
+    congestion over the whole design in iterations (on the whole engine it reports the overused
+    wires left after each, where router1 shows only arcs routed)."""
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     cmd = [
