@@ -225,7 +225,6 @@ class MD5Core(wiring.Component):
         rot_select = Signal(4)  # 4 * round + i % 4: selects s = S[round][i % 4]
         f = Signal(32)
         total = Signal(32)
-        rotated = Signal(32)
         m.d.comb += f.eq((b & f_one) | (~b & f_zero))
         if carry:  # LUT inputs: a = pre, b = F(1, c, d), c = F(0, c, d), d = b
             m.d.comb += total.eq(
@@ -250,7 +249,6 @@ class MD5Core(wiring.Component):
         else:
             m.d.comb += rotated_lo.eq(Array(rotations[:8])[rot_select[0:3]])
             m.d.comb += rotated_hi.eq(Array(rotations[8:])[rot_select[0:3]])
-        m.d.comb += rotated.eq(Mux(rot_select[3], rotated_hi, rotated_lo))
 
         # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
         # last adder: in a step b_base is b; in the cycle after the last step (FINISH) the
@@ -269,7 +267,7 @@ class MD5Core(wiring.Component):
                 )
             )
         else:
-            m.d.comb += b_next.eq(b_base + rotated)
+            m.d.comb += b_next.eq(b_base + Mux(rot_select[3], rotated_hi, rotated_lo))
         with m.If(b_load):
             m.d.sync += b.eq(b_next)
         finish_rot = S[0][0]  # the rotation prepared for FINISH: that of step 0, as step + 1 wraps
