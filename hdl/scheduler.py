@@ -13,10 +13,11 @@ bits; nothing selects one slot's bit out of 32 on the way to the next state. ``f
 register (computed from the next state). The intake's ``early`` pulse is registered here first
 (it comes from the intake's input handshake). A unit's start is three register stages: a round
 robin over the registered pending vector loads a one-hot grant; the grant's slot number
-addresses the work descriptions (and clears the pending bit); the description is offered. The
-next grant waits beside the offer, so offers can follow back to back. A hash result is compared
-over three stages before the slot's hash is marked done: the expected ICV is read, each 32-bit
-word's difference is registered, the words that count are combined.
+addresses the work descriptions in block RAM (and clears the pending bit); the RAM's word is
+registered and offered. The next grant waits beside the offer, so an offer can follow every
+second cycle. A hash result is compared over four stages before the slot's hash is marked done:
+the expected ICV is read, registered, each 32-bit word's difference is registered, the words
+that count are combined.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class SlotScheduler(wiring.Component):
     take, take_slot : In
         The emitter took a finished slot; ``release, release_slot``: it sent the last word.
     cipher_start / hash_start : Out(stream)
-        Work for the cipher and hash units (a slot's work is offered from the third cycle after
-        it became pending; back to back while slots are pending).
+        Work for the cipher and hash units (a slot's work is offered from the fourth cycle after
+        it became pending; every second cycle while slots are pending).
     cipher_done, cipher_done_slot : In
         The cipher finished the job in a slot.
     hash_done, hash_done_slot, hash_done_icv : In
@@ -130,10 +131,15 @@ class SlotScheduler(wiring.Component):
         early_iv = Signal(64)
         m.d.sync += [early.eq(self.early), early_slot.eq(r.slot), early_iv.eq(self.early_iv)]
 
-        # Per-slot work descriptions, written at the (registered) early start and at commit.
-        m.submodules.cipher_mem = cipher_mem = Memory(shape=cs_layout, depth=n, init=[])
-        m.submodules.hash_mem = hash_mem = Memory(shape=hs_layout, depth=n, init=[])
-        m.submodules.icv_exp_mem = icv_exp_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[])
+        # Per-slot work descriptions, written at the (registered) early start and at commit. They
+        # and the expected ICVs are in block RAM (as distributed RAM they took ~330 RAM cells, some
+        # 2,000 of the logic sites an ECP5-85F has); each read is registered once more after the
+        # RAM, whose own output is slow. The generated ICVs stay in distributed RAM: the emitter
+        # reads them with one cycle of latency.
+        block = {"ram_style": "block"}
+        m.submodules.cipher_mem = cipher_mem = Memory(shape=cs_layout, depth=n, init=[], attrs=block)
+        m.submodules.hash_mem = hash_mem = Memory(shape=hs_layout, depth=n, init=[], attrs=block)
+        m.submodules.icv_exp_mem = icv_exp_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[], attrs=block)
         m.submodules.icv_gen_mem = icv_gen_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[])
 
         op_cipher, op_auth, op_in = r.op[0], r.op[1], r.op[2]
@@ -237,8 +243,9 @@ class SlotScheduler(wiring.Component):
         ]
 
         # Starting work: pick a pending slot into a one-hot register; read its description (and
-        # clear its pending bit) when nothing is offered or the offer is being taken; offer it
-        # until taken. The next pick is made while the description before it is offered.
+        # clear its pending bit) when nothing is offered or the offer is being taken; register
+        # the RAM's word a cycle later and offer it until taken. The next pick is made while the
+        # description before it is offered.
         for name, pending, pick_oh, mem, port in (
             ("cipher", cipher_pending, cpick_oh, cipher_mem, self.cipher_start),
             ("hash", hash_pending, hpick_oh, hash_mem, self.hash_start),
@@ -251,38 +258,56 @@ class SlotScheduler(wiring.Component):
             granted = Signal(name=f"{name}_granted")
             offering = Signal(name=f"{name}_offering")
             read = Signal(name=f"{name}_read")
+            reading = Signal(name=f"{name}_reading")  # the RAM's word is on rp.data
+            offer = Signal.like(port.payload, name=f"{name}_offer")
             m.d.comb += [
                 rr.requests.eq(pending),
-                read.eq(granted & (~offering | port.ready)),
+                # (a read while the offer is taken: offering falls as the word reaches rp.data)
+                read.eq(granted & ~reading & (~offering | port.ready)),
                 rp.addr.eq(grant_index),
-                rp.en.eq(read),  # a read port's data holds while its enable is low
+                rp.en.eq(read),
                 pick_oh.eq(Mux(read, grant, 0)),
-                port.payload.eq(rp.data),
+                port.payload.eq(offer),
                 port.valid.eq(offering),
             ]
+            m.d.sync += reading.eq(read)
             with m.If(read):
-                m.d.sync += [granted.eq(0), offering.eq(1)]
+                m.d.sync += granted.eq(0)
+            with m.If(reading):
+                m.d.sync += [offer.eq(rp.data), offering.eq(1)]
             with m.Elif(port.ready):
                 m.d.sync += offering.eq(0)
             with m.If(~granted & rr.valid):
                 m.d.comb += rr.advance.eq(1)
                 m.d.sync += [grant.eq(rr.grant_onehot), grant_index.eq(rr.grant), granted.eq(1)]
 
-        # Hash done: register it and read the expected ICV (stage d); compare each 32-bit word
-        # (stage e); combine the words that count and mark the slot's hash done with the
-        # outcome. The generated ICV is stored at stage d.
-        d_valid = Signal()
-        d_slot = Signal.like(self.hash_done_slot)
-        d_icv = Signal.like(self.hash_done_icv)
-        d_verify, d_full = Signal(), Signal()
+        # Hash done: register it and read the expected ICV (stage c); register the RAM's word
+        # (stage d); compare each 32-bit word (stage e); combine the words that count and mark the
+        # slot's hash done with the outcome. The generated ICV is stored at stage d.
+        c_valid = Signal()
+        c_slot = Signal.like(self.hash_done_slot)
+        c_icv = Signal.like(self.hash_done_icv)
+        c_verify, c_full = Signal(), Signal()
         erp = icv_exp_mem.read_port()
         m.d.comb += [erp.addr.eq(self.hash_done_slot), erp.en.eq(self.hash_done)]
         m.d.sync += [
-            d_valid.eq(self.hash_done),
-            d_slot.eq(self.hash_done_slot),
-            d_icv.eq(self.hash_done_icv),
-            d_verify.eq(verify.bit_select(self.hash_done_slot, 1)),
-            d_full.eq(icv_full.bit_select(self.hash_done_slot, 1)),
+            c_valid.eq(self.hash_done),
+            c_slot.eq(self.hash_done_slot),
+            c_icv.eq(self.hash_done_icv),
+            c_verify.eq(verify.bit_select(self.hash_done_slot, 1)),
+            c_full.eq(icv_full.bit_select(self.hash_done_slot, 1)),
+        ]
+        d_valid, d_slot, d_icv, d_verify, d_full = (
+            Signal.like(v) for v in (c_valid, c_slot, c_icv, c_verify, c_full)
+        )
+        d_expected = Signal.like(erp.data)
+        m.d.sync += [
+            d_valid.eq(c_valid),
+            d_slot.eq(c_slot),
+            d_icv.eq(c_icv),
+            d_verify.eq(c_verify),
+            d_full.eq(c_full),
+            d_expected.eq(erp.data),
         ]
         gw = icv_gen_mem.write_port()
         m.d.comb += [gw.en.eq(d_valid), gw.addr.eq(d_slot), gw.data.eq(d_icv)]
@@ -294,7 +319,7 @@ class SlotScheduler(wiring.Component):
             e_verify.eq(d_verify),
             e_full.eq(d_full),
             e_differs.eq(
-                Cat((d_icv.word_select(i, 32) != erp.data.word_select(i, 32)) for i in range(2 * ICV_WORDS))
+                Cat((d_icv.word_select(i, 32) != d_expected.word_select(i, 32)) for i in range(2 * ICV_WORDS))
             ),
         ]
         # HMAC-96 compares the first 96 bits (left-aligned), keyed MD5 all 128
