@@ -8,7 +8,7 @@ first blocks were compressed elsewhere (HMAC's key blocks, precomputed by the ho
 from the given chaining value and counts the bytes already hashed into the length.
 
 The lane assembles the next block while the core compresses the current one, so a long message
-costs the core's 65 (MD5) or 81 (SHA-1) cycles per block as long as the words keep coming.
+costs the core's 66 (MD5) or 82 (SHA-1) cycles per block as long as the words keep coming.
 
 Chaining values and digests are 160-bit fields of bytes in network order, as in the SA context
 (:mod:`hdl.layouts`): SHA-1's H0..H4 big-endian, MD5's A..D little-endian in the top 128 bits
@@ -94,7 +94,7 @@ class HashLane(wiring.Component):
         Passed to :class:`~hdl.md5.MD5Core` as ``carry`` (ECP5 carry cells; ``"auto"``: when
         elaborated for ECP5).
 
-    Cost per message: 1 start cycle, 8 cycles to assemble the first block, then 65 (MD5) or 81
+    Cost per message: 1 start cycle, 8 cycles to assemble the first block, then 66 (MD5) or 82
     (SHA-1) cycles per block, then 2 cycles to the digest.
     """
 

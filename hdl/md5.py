@@ -1,10 +1,10 @@
 """MD5 compression (RFC 1321 section 3.4), one step per cycle.
 
 The core compresses one 64-byte block in 64 step cycles plus one cycle that adds the result into
-the chaining value; a block chained onto the previous one is accepted in that same cycle, so a
-message streams at 65 cycles per block (129 with ``step_cycles=2``, which splits the step for a
-faster clock). It knows nothing of padding or byte order: it sees the
-16 little-endian message words X[0..15] and the chaining value (A, B, C, D) as RFC 1321 names them.
+the chaining value; the next block is accepted in the cycle after, so a message streams at 66
+cycles per block (130 with ``step_cycles=2``, which splits the step for a faster clock). It knows
+nothing of padding or byte order: it sees the 16 little-endian message words X[0..15] and the
+chaining value (A, B, C, D) as RFC 1321 names them.
 
 The step is written as the RFC writes it, ``a = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s)``, with the
 roles rotating (``a, b, c, d <- d, a', b, c``) instead of the RFC's renamed operands, and with one
@@ -12,7 +12,7 @@ rearrangement for timing: the step's ``a + X[k] + T[i]`` does not depend on the 
 (the next step's ``a`` is this step's ``d``), so it is summed a cycle early into ``pre``, and its
 ``X[k] + T[i]`` two cycles early into ``xt``; F is prepared a step ahead for b = 1 and b = 0; and
 b is only ever written as ``base + rotated``, so that nothing follows the step's last adder on the
-way to b's register (loading a block and adding the chaining value are folded into that one add).
+way to b's register (loading a block is folded into that one add).
 
 Timing, ECP5-85F out of context (``esa hdl synth --unit md5 --mapper abc --seed 1``). The path
 that limits a step per cycle is the step's own loop, ``b -> F -> add -> rotate -> add -> b``: with
@@ -144,9 +144,8 @@ class MD5Core(wiring.Component):
     Ports
     -----
     blocks : In(stream.Signature(MD5Block))
-        Blocks to compress. Accepted while the core is idle, or in the last cycle of the previous
-        block when the new block has ``chain`` set (a message's next block follows without a
-        gap). A block with ``chain`` clear waits until the core is idle.
+        Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
+        block's ``done`` is high (so a message's blocks can follow each other every 66 cycles).
     cv : Out(MD5State)
         The chaining value after the most recent block; holds until the next block with ``chain``
         clear is accepted.
@@ -156,9 +155,9 @@ class MD5Core(wiring.Component):
     Parameters
     ----------
     step_cycles : 1 or 2
-        Cycles per step. 1: 64 step cycles and 1 finishing cycle per block. 2: a register splits
-        the step after ``a + F(b,c,d) + X[k] + T[i]`` (rotation and the add of b in the second
-        cycle): 129 cycles per block at a clock close to the SHA-1 core's, for designs whose
+        Cycles per step. 1: the start cycle, 64 step cycles and 1 finishing cycle per block. 2: a
+        register splits the step after ``a + F(b,c,d) + X[k] + T[i]`` (rotation and the add of b
+        in the second cycle): 130 cycles per block at a clock close to the SHA-1 core's, for designs whose
         clock MD5's one-cycle step would limit.
     carry : "auto", None or "ecp5"
         ``"ecp5"``: build the step from ECP5 cells: its two adders from ``CCU2C`` carry cells,
@@ -199,7 +198,6 @@ class MD5Core(wiring.Component):
         step = Signal(6)  # i = 0..63
         pre = Signal(32)  # a + X[k] + T[i] for step i
         xt = Signal(32)  # X[k] + T[i + 1] for step i + 1
-        a_next = Signal(32)  # AA + a after the last step: the A a chained block starts from
         h = self.cv  # the chaining value (AA, BB, CC, DD of the RFC: kept, added at the end)
 
         # The message word and T of the steps ahead, fetched in stages: in step i, k of step i + 4
@@ -251,9 +249,7 @@ class MD5Core(wiring.Component):
             m.d.comb += rotated_hi.eq(Array(rotations[8:])[rot_select[0:3]])
 
         # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
-        # last adder: in a step b_base is b; in the cycle after the last step (FINISH) the
-        # "rotated" term is made to be BB (rotl of a prepared rotr(BB), with F forced to 0), so b
-        # becomes BB + b, the chained block's B; while idle the term is 0 and b_base is the new
+        # last adder: in a step b_base is b; while idle the term is 0 and b_base is the new
         # block's B.
         b_base = Signal(32)
         b_load = Signal()
@@ -270,7 +266,6 @@ class MD5Core(wiring.Component):
             m.d.comb += b_next.eq(b_base + Mux(rot_select[3], rotated_hi, rotated_lo))
         with m.If(b_load):
             m.d.sync += b.eq(b_next)
-        finish_rot = S[0][0]  # the rotation prepared for FINISH: that of step 0, as step + 1 wraps
 
         rnd_ahead = Signal(2)  # in step i, the round of step i + 1
 
@@ -299,34 +294,27 @@ class MD5Core(wiring.Component):
         for j, wj in enumerate((a, b, c, d)):
             m.d.comb += summed[j].eq(h[j] + wj)
 
-        def begin(start_a, start):
-            """Latch the accepted block and start step 0 from chaining value ``start`` (whose A is
-            also given as ``start_a``, from a register when possible; B is b's load, see above)."""
-            p = self.blocks.payload
-            m.d.sync += [x[j].eq(p.words[j]) for j in range(16)]
-            m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
-            m.d.comb += b_load.eq(1)
-            m.d.sync += [pre.eq(start_a + p.words[K[0]] + T[0]), xt.eq(p.words[K[1]] + T[1])]
-            m.d.sync += [x_ahead.eq(p.words[K[2]]), t_ahead.eq(T[2])]
-            m.d.sync += [x_quad[j].eq(p.words[4 * j + K[3] % 4]) for j in range(4)]
-            m.d.sync += [k_high.eq(K[3] // 4), k_ahead.eq(K[4])]
-            m.d.sync += [step.eq(0), half.eq(0)]
-            prepare_first(start[2], start[3])
-
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 # pre, F and (split) total_q are 0 here: rotated is 0 and b loads b_base
                 m.d.comb += self.blocks.ready.eq(1)
                 with m.If(self.blocks.valid):
+                    # Latch the block and start step 0 from the chaining value (B is b's load,
+                    # see above).
                     p = self.blocks.payload
-                    with m.If(p.chain):
-                        m.d.comb += b_base.eq(h[1])
-                        begin(h[0], [h[j] for j in range(4)])
-                    with m.Else():
-                        m.d.comb += b_base.eq(p.iv[1])
-                        begin(p.iv[0], [p.iv[j] for j in range(4)])
+                    start = [Mux(p.chain, h[j], p.iv[j]) for j in range(4)]
+                    with m.If(~p.chain):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(4)]
+                    m.d.sync += [x[j].eq(p.words[j]) for j in range(16)]
+                    m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
+                    m.d.comb += [b_base.eq(start[1]), b_load.eq(1)]
+                    m.d.sync += [pre.eq(start[0] + p.words[K[0]] + T[0]), xt.eq(p.words[K[1]] + T[1])]
+                    m.d.sync += [x_ahead.eq(p.words[K[2]]), t_ahead.eq(T[2])]
+                    m.d.sync += [x_quad[j].eq(p.words[4 * j + K[3] % 4]) for j in range(4)]
+                    m.d.sync += [k_high.eq(K[3] // 4), k_ahead.eq(K[4])]
+                    m.d.sync += [step.eq(0), half.eq(0)]
+                    prepare_first(start[2], start[3])
                     m.next = "STEPS"
             with m.State("STEPS"):
                 if split:
@@ -348,25 +336,14 @@ class MD5Core(wiring.Component):
                         rnd_ahead.eq((step + 2)[4:6]),
                     ]
                     with m.If(step == 63):
-                        # No step follows. FINISH's term is BB: F = 0 and the sum rotr(BB, s)
-                        # (rotl by s restores it). The new A (AA + d, the last step's d becomes
-                        # a) is summed now, so that a chained block can start from it.
-                        m.d.sync += [f_one.eq(0), f_zero.eq(0)]
-                        unrotated = h[1].rotate_right(finish_rot)
-                        m.d.sync += total_q.eq(unrotated) if split else pre.eq(unrotated)
-                        m.d.sync += a_next.eq(h[0] + d)
                         m.next = "FINISH"
             with m.State("FINISH"):
-                # After 64 steps the roles are back in place: A += a, B += b, C += c, D += d.
-                # b becomes BB + b here (see above), for a chained block or for nothing.
-                m.d.comb += b_load.eq(1)
+                # After 64 steps the roles are back in place: A += a, B += b, C += c, D += d. A
+                # chained block starts from these registers in the next cycle (starting it from
+                # the sums themselves, in this cycle, put a third source on every register a
+                # block's start loads: ~600 LUT4 of the core's 2,550).
                 m.d.sync += [h[j].eq(summed[j]) for j in range(4)]
                 m.d.sync += self.done.eq(1)
-                m.d.comb += self.blocks.ready.eq(self.blocks.payload.chain)
-                with m.If(self.blocks.valid & self.blocks.payload.chain):
-                    begin(a_next, [a_next, None, summed[2], summed[3]])
-                    m.next = "STEPS"
-                with m.Else():
-                    idle_next()
-                    m.next = "IDLE"
+                idle_next()
+                m.next = "IDLE"
         return m

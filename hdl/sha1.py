@@ -1,8 +1,9 @@
 """SHA-1 compression (FIPS 180-4 section 6.1.2), one round per cycle.
 
 The core compresses one 64-byte block in 80 round cycles plus one cycle that adds the result into
-the chaining value; a block chained onto the previous one is accepted in that same cycle, so a
-message streams at 81 cycles per block. It knows nothing of padding: it sees the 16 big-endian
+the chaining value; the next block is accepted in the cycle after, so a message streams at 82
+cycles per block (accepting it in the adding cycle, from the sums themselves, put a third source
+on every register a block's start loads). It knows nothing of padding: it sees the 16 big-endian
 message words M[0..15] and the chaining value H0..H4.
 
 The message schedule is a 16-word sliding window: in round t the window holds W[t..t+15], W[t] is
@@ -13,7 +14,7 @@ timing: ``e + K_t + W_t`` does not depend on the round before it (the next round
 d, and W[t+1] is already in the window), so it is summed a cycle early into ``pre``.
 """
 
-from amaranth import Array, Module, Signal
+from amaranth import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,17 +44,16 @@ class SHA1Core(wiring.Component):
     Ports
     -----
     blocks : In(stream.Signature(SHA1Block))
-        Blocks to compress. Accepted while the core is idle, or in the last cycle of the previous
-        block when the new block has ``chain`` set (a message's next block follows without a
-        gap). A block with ``chain`` clear waits until the core is idle.
+        Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
+        block's ``done`` is high (so a message's blocks can follow each other every 82 cycles).
     cv : Out(SHA1State)
         The chaining value after the most recent block; holds until the next block with ``chain``
         clear is accepted.
     done : Out(1)
         One-cycle strobe: ``cv`` now holds the result of a block (one strobe per block, in order).
 
-    Timing: 80 round cycles and 1 finishing cycle per block; the block and ``iv`` are latched at
-    acceptance, so the source may change them right after.
+    Timing: the start cycle, 80 round cycles and 1 finishing cycle per block; the block and ``iv``
+    are latched at acceptance, so the source may change them right after.
     """
 
     blocks: In(stream.Signature(SHA1Block))
@@ -92,26 +92,20 @@ class SHA1Core(wiring.Component):
         for j, v in enumerate((a, b, c, d, e)):
             m.d.comb += summed[j].eq(h[j] + v)
 
-        def begin(start_e, start):
-            """Latch the accepted block and start round 0 from chaining value ``start`` (whose E
-            is also given as ``start_e``, from a register when possible)."""
-            p = self.blocks.payload
-            m.d.sync += [w[j].eq(p.words[j]) for j in range(16)]
-            m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
-            m.d.sync += pre.eq(start_e + K[0] + p.words[0])
-            m.d.sync += [t.eq(0), quarter.eq(0), quarter_next.eq(0)]
-
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.blocks.ready.eq(1)
                 with m.If(self.blocks.valid):
+                    # Latch the block and start round 0 from the chaining value.
                     p = self.blocks.payload
-                    with m.If(p.chain):
-                        begin(h[4], [h[j] for j in range(5)])
-                    with m.Else():
-                        begin(p.iv[4], [p.iv[j] for j in range(5)])
+                    start = [Mux(p.chain, h[j], p.iv[j]) for j in range(5)]
+                    with m.If(~p.chain):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
+                    m.d.sync += [w[j].eq(p.words[j]) for j in range(16)]
+                    m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
+                    m.d.sync += pre.eq(start[4] + K[0] + p.words[0])
+                    m.d.sync += [t.eq(0), quarter.eq(0), quarter_next.eq(0)]
                     m.next = "ROUNDS"
             with m.State("ROUNDS"):
                 # e = d; d = c; c = ROTL30(b); b = a; a = T
@@ -123,18 +117,11 @@ class SHA1Core(wiring.Component):
                 with m.If((t == 18) | (t == 38) | (t == 58)):  # round t + 2 starts a quarter
                     m.d.sync += quarter_next.eq(quarter_next + 1)
                 with m.If(t == 79):
-                    # No round follows: sum the new H4 (= H4 + d, the last round's d becomes e)
-                    # now, so that a chained block can start from it in the next cycle.
-                    m.d.sync += pre.eq(h[4] + d)
                     m.next = "FINISH"
             with m.State("FINISH"):
-                # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e
+                # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e; a chained block starts from these
+                # registers in the next cycle
                 m.d.sync += [h[j].eq(summed[j]) for j in range(5)]
                 m.d.sync += self.done.eq(1)
-                m.d.comb += self.blocks.ready.eq(self.blocks.payload.chain)
-                with m.If(self.blocks.valid & self.blocks.payload.chain):
-                    begin(pre, summed[:4] + [pre])
-                    m.next = "ROUNDS"
-                with m.Else():
-                    m.next = "IDLE"
+                m.next = "IDLE"
         return m
