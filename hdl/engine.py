@@ -37,6 +37,7 @@ DEFAULTS = {
     "des_stages": 16,
     "cbc_lanes": 16,
     "hash_lanes": 8,
+    "md5_lanes": 8,
     "slots": 32,
     "max_job_bytes": 2048,
     "hash_fifo_depth": 8,
@@ -62,6 +63,8 @@ class Engine(wiring.Component):
     des_stages : DES round units in the pipeline (16: one block per cycle; see hdl.des).
     cbc_lanes : CBC jobs in flight, each with its own chaining register.
     hash_lanes : HMAC lanes (MD5/SHA-1 cores), i.e. MACs computed at once.
+    md5_lanes : how many of the HMAC lanes have an MD5 core (at most ``hash_lanes``; the others
+        run only HMAC-SHA1-96, and MD5 jobs wait for an MD5 lane).
     slots : jobs held inside the engine at once (parsed, in work, or being sent).
     max_job_bytes : the largest ``auth_len + cipher_len`` accepted (a power of two times 8);
         a longer job completes with ``BAD_LENGTH``.
@@ -85,7 +88,11 @@ class Engine(wiring.Component):
         p = self.params
         self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])
         self.cbc = CBCUnit(stages=p["des_stages"], lanes=p["cbc_lanes"])
-        self.pool = HMACPool(lanes=p["hash_lanes"], fifo_depth=p["hash_fifo_depth"])
+        self.pool = HMACPool(
+            lanes=p["hash_lanes"],
+            md5_lanes=min(p["md5_lanes"], p["hash_lanes"]),
+            fifo_depth=p["hash_fifo_depth"],
+        )
         super().__init__(
             {
                 "jobs": In(stream.Signature(StreamWord)),
