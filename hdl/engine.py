@@ -63,8 +63,9 @@ class Engine(wiring.Component):
     des_stages : DES round units in the pipeline (16: one block per cycle; see hdl.des).
     cbc_lanes : CBC jobs in flight, each with its own chaining register.
     hash_lanes : HMAC lanes (MD5/SHA-1 cores), i.e. MACs computed at once.
-    md5_lanes : how many of the HMAC lanes have an MD5 core (at most ``hash_lanes``; the others
-        run only HMAC-SHA1-96, and MD5 jobs wait for an MD5 lane).
+    md5_lanes : how many of the HMAC lanes also have an MD5 core (more than ``hash_lanes``: all).
+        The others run only HMAC-SHA1-96: MD5 jobs wait for an MD5 lane, SHA-1 jobs take the
+        SHA-1-only lanes first. With 0, MD5 jobs complete with an ICV error.
     slots : jobs held inside the engine at once (parsed, in work, or being sent).
     max_job_bytes : the largest ``auth_len + cipher_len`` accepted (a power of two times 8);
         a longer job completes with ``BAD_LENGTH``.
@@ -86,6 +87,10 @@ class Engine(wiring.Component):
         check_parameter_names(params)
         self.params = {**DEFAULTS, **params}
         p = self.params
+        if p["md5_lanes"] < 1:
+            # (a lane without MD5 would complete an MD5 job with an error the adapter has no
+            # status for)
+            raise ValueError(f"md5_lanes must be at least 1, not {p['md5_lanes']}")
         self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])
         self.cbc = CBCUnit(stages=p["des_stages"], lanes=p["cbc_lanes"])
         self.pool = HMACPool(

@@ -147,6 +147,32 @@ def test_engine_parameters_are_keyword_arguments() -> None:
         AmaranthEngine(lanes=3)
 
 
+def test_sha1_only_lanes_leave_md5_jobs_to_the_md5_lane() -> None:
+    """``md5_lanes``: with one MD5 lane of three, interleaved HMAC-MD5-96 and HMAC-SHA1-96 jobs
+    all compute the ICVs hmac computes (MD5 jobs wait for lane 0, SHA-1 jobs use any)."""
+    keys = {
+        Auth.HMAC_SHA1_96: (SHA_KEY, hashlib.sha1),
+        Auth.HMAC_MD5_96: (bytes(range(100, 116)), hashlib.md5),
+    }
+    mixed = AmaranthEngine(conns=8, hash_lanes=3, md5_lanes=1, cbc_lanes=1, slots=6)
+    try:
+        conns = {a: mixed.install(SAParams(inbound=False, auth=a, auth_key=k)) for a, (k, _) in keys.items()}
+        auths = [Auth.HMAC_MD5_96 if i % 3 else Auth.HMAC_SHA1_96 for i in range(8)]
+        data = [bytes([i]) * (60 + 37 * i) for i in range(8)]
+        jobs = [
+            Job(Op.AUTH, conns[a], i, auth_data=d) for i, (a, d) in enumerate(zip(auths, data, strict=True))
+        ]
+        results = sorted(mixed.run(jobs), key=lambda r: r.tag)
+        assert [r.status for r in results] == [Status.OK] * 8
+        for a, d, r in zip(auths, data, results, strict=True):
+            key, digest = keys[a]
+            assert r.icv == hmac.new(key, d, digest).digest()[:12]
+    finally:
+        mixed.close()
+    with pytest.raises(EngineError, match="md5_lanes must be at least 1"):
+        AmaranthEngine(md5_lanes=0)
+
+
 def test_watchdog_is_an_engine_fault_and_the_manager_fails_over() -> None:
     """A 1400-byte CBC encryption is ~175 serial cipher round trips with no word moving in
     between: a watchdog far shorter than that takes the engine for hung."""
