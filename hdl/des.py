@@ -2,9 +2,12 @@
 
 Every block carries its own key, its direction and an opaque id down the pipeline, so blocks of
 different security associations and directions follow each other with no drain. Round keys are
-computed on the fly: each stage holds the key-schedule registers C and D beside the block and
-rotates them for its round (left for encryption; right, in the reverse order, for decryption,
-since C16 = C0 and D16 = D0). No subkeys are stored.
+computed on the fly: each stage holds the key-schedule registers C and D beside the block as
+they stood at the start of the block's trip round the ring, and wires its round key from them
+rotated by the rounds so far (left for encryption; right, in the reverse order, for decryption,
+since C16 = C0 and D16 = D0), choosing between the two directions' wirings. No subkeys are
+stored, and C and D are rotated only between trips (with 16 units, never): a rotation of the
+registers in every unit was a 56-bit multiplexer per round.
 
 ``stages`` round units are built (1, 2, 4, 8 or 16). A block enters, goes round the ring of units
 ``16 // stages`` times and leaves: the latency is always :data:`LATENCY` = 16 cycles, the
@@ -19,6 +22,8 @@ a round is one expression from register to register, which also keeps Amaranth's
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
@@ -119,7 +124,7 @@ def _slot_layout(id_width: int, pass_bits: int) -> data.StructLayout:
         {
             "valid": 1,
             "lr": 64,  # L in bits 63..32, R in bits 31..0 (after IP)
-            "cd": 56,  # C in bits 55..28, D in bits 27..0: the key schedule before this round's rotation
+            "cd": 56,  # C in bits 55..28, D in bits 27..0: the key schedule at this pass's start
             "decrypt": 1,
             "pass_": pass_bits,  # trips round the ring so far
             "id": id_width,
@@ -172,23 +177,21 @@ class DESPipeline(wiring.Component):
             }
         )
 
-    def _key_schedule(self, s: int, slot: data.View) -> tuple[Value, list[Value]]:
-        """For round unit ``s``: C||D after this round's rotation, and the round key's 6-bit parts.
+    def _rotation(self, p: int, decrypt: int, s: int) -> int:
+        """How far (FIPS left, mod 28) C and D stand rotated for round unit ``s`` in pass ``p``,
+        from where they stood at the pass's start."""
+        rounds = range(p * self.stages, p * self.stages + s + 1)
+        return sum(-DECRYPT_SHIFTS[r] if decrypt else SHIFTS[r] for r in rounds) % 28
 
-        Unit ``s`` runs round ``pass * stages + s`` (0-based) in a block's ``pass``-th trip; the
-        rotation depends on that round and the direction, everything else is the same.
-        """
+    def _rotated(self, slot: data.View, amount) -> Callable:
+        """``pick -> Value``: ``pick`` applied to C||D (FIPS bits) rotated by ``amount(p,
+        decrypt)`` for the slot's pass and direction, as a tree of 2:1 multiplexers over the few
+        distinct amounts (none when there is one)."""
         cd = fips_bits(slot.cd)
         c, d = cd[:28], cd[28:]
-        # Rotation (FIPS left by n; negative n: right) for each (pass, direction), at index
-        # pass + passes * decrypt. Only a few distinct amounts occur: select among those.
-        amounts = [
-            -DECRYPT_SHIFTS[p * self.stages + s] if decrypt else SHIFTS[p * self.stages + s]
-            for decrypt in (0, 1)
-            for p in range(self.passes)
-        ]
+        amounts = [amount(p, decrypt) for decrypt in (0, 1) for p in range(self.passes)]
         distinct = sorted(set(amounts))
-        options = [c[n:] + c[:n] + d[n:] + d[:n] for n in distinct]  # rotated C||D, FIPS order
+        options = [c[n:] + c[:n] + d[n:] + d[:n] for n in distinct]
         code_bits = (len(distinct) - 1).bit_length()
         code_rom = sum(distinct.index(n) << (code_bits * i) for i, n in enumerate(amounts))
         code = Const(code_rom, max(1, code_bits * len(amounts))).bit_select(
@@ -202,19 +205,23 @@ class DESPipeline(wiring.Component):
                 values = [Mux(code[level], hi, lo) for lo, hi in zip(values[0::2], values[1::2], strict=True)]
             return values[0]
 
-        cd_next = select(lambda bits: bits)
-        k_six = [select(lambda bits, n=n: permute(bits, PC2)[6 * n : 6 * n + 6]) for n in range(8)]
-        return cd_next, k_six
+        return select
+
+    def _round_key(self, s: int, slot: data.View) -> list[Value]:
+        """For round unit ``s``: the round key's 6-bit parts, PC2 of C||D rotated for its round
+        (unit ``s`` runs round ``pass * stages + s``, 0-based, in a block's ``pass``-th trip)."""
+        select = self._rotated(slot, lambda p, decrypt: self._rotation(p, decrypt, s))
+        return [select(lambda bits, n=n: permute(bits, PC2)[6 * n : 6 * n + 6]) for n in range(8)]
 
     def _round(self, s: int, slot: data.View) -> Value:
         """Round unit ``s``: one DES round on ``slot``, as the bits of the next slot."""
-        cd_next, k_six = self._key_schedule(s, slot)
+        k_six = self._round_key(s, slot)
         left, right = slot.lr[32:64], slot.lr[0:32]
-        # L' = R, R' = L xor f(R, K); direction, pass and id ride along.
+        # L' = R, R' = L xor f(R, K); the key schedule, direction, pass and id ride along.
         return Cat(
             slot.valid,
             Cat(left ^ round_function(fips_bits(right), k_six), right),
-            cd_next,
+            slot.cd,
             slot.decrypt,
             slot.pass_,
             slot.id,
@@ -234,7 +241,13 @@ class DESPipeline(wiring.Component):
         recirculate = Signal()
         m.d.comb += recirculate.eq(last.valid & ~done)
         with m.If(recirculate):
-            m.d.comb += [entry.eq(last), entry.pass_.eq(last.pass_ + 1)]
+            # C and D move on by the whole pass's rotation
+            to_next_pass = self._rotated(last, lambda p, decrypt: self._rotation(p, decrypt, self.stages - 1))
+            m.d.comb += [
+                entry.eq(last),
+                entry.pass_.eq(last.pass_ + 1),
+                entry.cd.eq(to_next_pass(lambda bits: bits)),
+            ]
         with m.Else():
             m.d.comb += [
                 entry.valid.eq(self.i.valid),
