@@ -142,7 +142,10 @@ class HashLane(wiring.Component):
                 m.d.comb += keep.eq(2**64 - 1)
 
         length_word = Signal(64)
-        m.d.comb += length_word.eq(Mux(algorithm == HashAlgorithm.MD5, _bswap64(bit_length), bit_length))
+        if self.md5:
+            m.d.comb += length_word.eq(Mux(algorithm == HashAlgorithm.MD5, _bswap64(bit_length), bit_length))
+        else:
+            m.d.comb += length_word.eq(bit_length)
 
         word = Signal(64)
         # data_left != 0 and data_left == 1, kept in registers beside it (they gate the buffer's

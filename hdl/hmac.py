@@ -293,6 +293,9 @@ class HMACUnit(wiring.Component):
                 with m.If(self.job.valid):
                     m.d.sync += idle.eq(0)
                     p = self.job.payload
+                    # (a unit without MD5 builds no keyed-MD5 logic: the key's shifting and
+                    # appending cost ~340 LUT4)
+                    keyed_job = (p.auth == Auth.KEYED_MD5) if self.md5 else Const(0)
                     n_words = (p.length + 7) >> 3
                     # (the tests of the word count read the length itself, off the adder)
                     one_word = (p.length != 0) & (p.length <= 8)
@@ -301,18 +304,18 @@ class HMACUnit(wiring.Component):
                         self.result.payload.id.eq(p.id),
                         auth.eq(p.auth),
                         verify.eq(p.verify),
-                        keyed.eq(p.auth == Auth.KEYED_MD5),
+                        keyed.eq(keyed_job),
                         length.eq(p.length),
-                        start_length.eq(p.length + Mux(p.auth == Auth.KEYED_MD5, 16, 0)),
+                        start_length.eq(p.length + Mux(keyed_job, 16, 0)),
                         msg_left.eq(n_words),
                         msg_last.eq(one_word),
                         msg_done.eq(p.length == 0),
-                        merge_tail.eq((p.auth == Auth.KEYED_MD5) & (p.length[0:3] != 0)),
+                        merge_tail.eq(keyed_job & (p.length[0:3] != 0)),
                         state.eq(p.inner),
                         key.eq(Cat(Const(0, 32), p.outer)),
                         merged.eq(0),
                         outer_phase.eq(0),
-                        align.eq(Mux(p.auth == Auth.KEYED_MD5, p.length[0:3], 0)),
+                        align.eq(Mux(keyed_job, p.length[0:3], 0)),
                         words.eq(0),
                         ended.eq(no_words),
                         self.open.eq(~no_words),

@@ -434,10 +434,14 @@ def test_pool_with_sha1_only_lanes_runs_md5_jobs_on_md5_lanes():
 def test_unit_without_md5_completes_md5_jobs_with_error():
     rng = random.Random(13)
     key, msg = rng.randbytes(16), rng.randbytes(30)
-    jobs = [make_job(1, Auth.HMAC_MD5_96, key, msg), make_job(2, Auth.HMAC_SHA1_96, key + bytes(4), msg)]
+    jobs = [
+        make_job(1, Auth.HMAC_MD5_96, key, msg),
+        make_job(2, Auth.KEYED_MD5, key, msg + b"odd"),
+        make_job(3, Auth.HMAC_SHA1_96, key + bytes(4), msg),
+    ]
     results = run_unit(jobs, md5=False)
-    assert [(r[0], r[3]) for r in results] == [(1, 1), (2, 0)]
-    assert results[1][1] == reference_icv(Auth.HMAC_SHA1_96, key + bytes(4), msg)
+    assert [(r[0], r[3]) for r in results] == [(1, 1), (2, 1), (3, 0)]
+    assert results[2][1] == reference_icv(Auth.HMAC_SHA1_96, key + bytes(4), msg)
 
 
 def test_pool_refuses_bad_parameters():
