@@ -150,18 +150,31 @@ class CBCUnit(wiring.Component):
         lbits = lane_bits(n)
         m.submodules.des = des = self._des
 
-        # Per-lane state: direction, chaining value, input-buffer pointers, "block in flight".
-        chain = Array(Signal(64, name=f"chain{k}") for k in range(n))
+        # Per-lane state: direction, input-buffer pointers, "block in flight", "the next block is
+        # the job's first" (it chains from the IV).
         decrypt = Signal(n)
+        from_iv = Signal(n)
         count = Array(Signal(range(depth + 1), name=f"count{k}") for k in range(n))
         wptr = Array(Signal(range(depth), name=f"wptr{k}") for k in range(n))
         waiting = Signal(n)  # encrypting lane whose last block is not about to come back yet
 
-        # Each lane's key and direction, as fetch reads them: a small distributed RAM addressed by
-        # the picked lane's number (compact, so the key reaches the DES's first round quickly).
-        m.submodules.keys = keys = Memory(shape=65, depth=n, init=[], attrs={"ram_style": "distributed"})
+        # Each lane's key, direction and IV, as fetch reads them: a small distributed RAM addressed
+        # by the picked lane's number (compact, so the key reaches the DES's first round quickly).
+        m.submodules.keys = keys = Memory(shape=129, depth=n, init=[], attrs={"ram_style": "distributed"})
         keys_w = keys.write_port()
         keys_r = keys.read_port(domain="comb")
+        # Each lane's chaining value after its first block, in two distributed RAMs read by fetch:
+        # one written as an encrypting lane's ciphertext leaves the DES, one as a decrypting lane's
+        # ciphertext is issued (both may happen in one cycle). As 16 registers of 64 bits, each
+        # loaded from three sources, they were ~2,000 LUT4 and a 16-way select.
+        m.submodules.enc_chain = enc_chain = Memory(
+            shape=64, depth=n, init=[], attrs={"ram_style": "distributed"}
+        )
+        m.submodules.dec_chain = dec_chain = Memory(
+            shape=64, depth=n, init=[], attrs={"ram_style": "distributed"}
+        )
+        enc_chain_w, dec_chain_w = enc_chain.write_port(), dec_chain.write_port()
+        enc_chain_r, dec_chain_r = enc_chain.read_port(domain="comb"), dec_chain.read_port(domain="comb")
 
         # ---- input buffers: one memory, lane-major, a ring of `depth` blocks per lane. Distributed
         # RAM: its asynchronous read feeds the fetch register, not the DES round logic.
@@ -218,7 +231,7 @@ class CBCUnit(wiring.Component):
         # An encrypting lane may be picked the cycle before its previous ciphertext leaves the
         # pipeline (`soon`): fetch then takes that ciphertext straight from the DES output.
         advance = Signal()
-        fetch_valid, fetch_lane, fetch_onehot = Signal(), Signal(lbits), Signal(n)
+        fetch_valid, fetch_lane, fetch_onehot, fetch_from_iv = Signal(), Signal(lbits), Signal(n), Signal()
         iss_valid, iss_lane, iss_data, iss_onehot = Signal(), Signal(lbits), Signal(64), Signal(n)
         iss_key, iss_chain, iss_decrypt = Signal(64), Signal(64), Signal()
         m.d.comb += advance.eq(~iss_valid | des.i.ready)
@@ -244,6 +257,7 @@ class CBCUnit(wiring.Component):
                 fetch_valid.eq(pick),
                 fetch_onehot.eq(onehot),
                 fetch_lane.eq(_or_tree([Mux(onehot[k], k, 0) for k in range(n)])),
+                fetch_from_iv.eq((from_iv & onehot).any()),
             ]
         with m.If(pick):
             # next time, lanes after this one come first (upto's upper half is in use when the
@@ -266,15 +280,23 @@ class CBCUnit(wiring.Component):
             m.d.sync += eligible[k].eq(Mux(dec, taken, kept))
 
         # ---- fetch: block, key, direction and chaining value of the picked lane
-        fetch_key, fetch_decrypt = keys_r.data[:64], keys_r.data[64]
-        m.d.comb += keys_r.addr.eq(fetch_lane)
+        fetch_key, fetch_decrypt, fetch_iv = keys_r.data[:64], keys_r.data[64], keys_r.data[65:]
+        m.d.comb += [
+            keys_r.addr.eq(fetch_lane),
+            enc_chain_r.addr.eq(fetch_lane),
+            dec_chain_r.addr.eq(fetch_lane),
+        ]
         chain_now = Signal(64)
-        with m.If(iss_valid & iss_decrypt & (iss_onehot & fetch_onehot).any()):
+        with m.If(fetch_from_iv):
+            m.d.comb += chain_now.eq(fetch_iv)
+        with m.Elif(iss_valid & iss_decrypt & (iss_onehot & fetch_onehot).any()):
             m.d.comb += chain_now.eq(iss_data)  # decryption: the previous ciphertext, issuing now
         with m.Elif((returning & fetch_onehot).any()):
             m.d.comb += chain_now.eq(des.o.payload.data)  # encryption: the ciphertext leaving now
+        with m.Elif(fetch_decrypt):
+            m.d.comb += chain_now.eq(dec_chain_r.data)
         with m.Else():
-            m.d.comb += chain_now.eq(_or_tree([Mux(fetch_onehot[k], chain[k], 0) for k in range(n)]))
+            m.d.comb += chain_now.eq(enc_chain_r.data)
         # the lane's read pointer, read and moved on by fetch
         m.d.comb += [
             rptr_r.addr.eq(fetch_lane),
@@ -353,18 +375,31 @@ class CBCUnit(wiring.Component):
         m.d.comb += st_lane_ok.eq(st.lane < n)
         m.d.comb += self.start.ready.eq(~st_lane_ok | ~busy.bit_select(st.lane, 1))
         load = self.start.valid & self.start.ready & st_lane_ok
-        m.d.comb += [keys_w.addr.eq(st.lane), keys_w.data.eq(Cat(st.key, st.decrypt)), keys_w.en.eq(load)]
+        m.d.comb += [
+            keys_w.addr.eq(st.lane),
+            keys_w.data.eq(Cat(st.key, st.decrypt, st.iv)),
+            keys_w.en.eq(load),
+        ]
         m.d.comb += rptr_start.addr.eq(st.lane)
 
-        # ---- chaining registers and "waiting" flags (the writers never hit the same lane at once)
+        # ---- chaining values: encryption's C_n chains into block n + 1; decryption's C_n is
+        # block n + 1's mask
+        m.d.comb += [
+            enc_chain_w.addr.eq(out_lane),
+            enc_chain_w.data.eq(des.o.payload.data),
+            enc_chain_w.en.eq(des.o.valid & ~out_decrypt),
+            dec_chain_w.addr.eq(iss_lane),
+            dec_chain_w.data.eq(iss_data),
+            dec_chain_w.en.eq(issue & iss_decrypt),
+        ]
+
+        # ---- per-lane flags
         for k in range(n):
-            # (lane k's own busy flag: no select by the start's lane on the way to 64 enables)
+            # (lane k's own busy flag: no select by the start's lane on the way to the enables)
             with m.If(self.start.valid & (st.lane == k) & ~busy[k]):
-                m.d.sync += [decrypt[k].eq(st.decrypt), chain[k].eq(st.iv), wptr[k].eq(rptr_start.data)]
-            with m.Elif(returning[k]):
-                m.d.sync += chain[k].eq(des.o.payload.data)  # encryption: C_n chains into block n+1
-            with m.Elif(issue & iss_decrypt & iss_onehot[k]):
-                m.d.sync += chain[k].eq(iss_data)  # decryption: C_n is block n+1's mask
+                m.d.sync += [decrypt[k].eq(st.decrypt), from_iv[k].eq(1), wptr[k].eq(rptr_start.data)]
+            with m.Elif(pick & onehot[k]):
+                m.d.sync += from_iv[k].eq(0)
             with m.If(pick & onehot[k] & ~decrypt[k]):
                 m.d.sync += waiting[k].eq(1)
             with m.Elif(soon[k]):
