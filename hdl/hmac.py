@@ -17,8 +17,8 @@ For a verifying job the expected ICV follows the message on the data stream and 
 whether the two agree over the ICV's length; the comparison is done here, in hardware.
 
 Figures (Amaranth simulation, ``.venv/bin/python tests/test_hdl_hash.py``): one lane runs 1400-byte
-HMAC-SHA1 jobs at 0.71 bytes per cycle (24 blocks of 81 cycles each, plus ~30 cycles per pass);
-a pool of 8 lanes fed with randomly interleaved words reached 4.3 bytes per cycle (4.9 with
+HMAC-SHA1 jobs at 0.70 bytes per cycle (24 blocks of 82 cycles each, plus ~30 cycles per pass);
+a pool of 8 lanes fed with randomly interleaved words reached 4.2 bytes per cycle (4.9 with
 ``fifo_depth=16``) over 16 jobs. ECP5-85F out of context (``esa hdl synth --unit hmac --param
 md5_carry=None``, yosys ``synth_ecp5``, nextpnr; default seed, ``--seed 1``, ``--seed 2``): an
 HMACUnit with both cores is 6.0k LUT4 + 454 CCU2C + 3.2k FF, 81.1 / 79.4 / 87.1 MHz, limited by
@@ -434,8 +434,8 @@ class HMACPool(wiring.Component):
     Parameters
     ----------
     lanes : int
-        Hash lanes, i.e. jobs in flight. One lane sustains about 0.71 bytes per cycle on
-        1400-byte HMAC-SHA1 jobs and about 0.88 on HMAC-MD5 (0.45 with ``md5_step_cycles=2``).
+        Hash lanes, i.e. jobs in flight. One lane sustains about 0.70 bytes per cycle on
+        1400-byte HMAC-SHA1 jobs and about 0.87 on HMAC-MD5 (0.45 with ``md5_step_cycles=2``).
     fifo_depth : int
         Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
     md5_lanes : int or None
