@@ -37,7 +37,7 @@ DEFAULTS = {
     "des_stages": 16,
     "cbc_lanes": 16,
     "hash_lanes": 8,
-    "md5_lanes": 8,
+    "md5_lanes": None,
     "slots": 32,
     "max_job_bytes": 2048,
     "hash_fifo_depth": 8,
@@ -63,9 +63,9 @@ class Engine(wiring.Component):
     des_stages : DES round units in the pipeline (16: one block per cycle; see hdl.des).
     cbc_lanes : CBC jobs in flight, each with its own chaining register.
     hash_lanes : HMAC lanes (MD5/SHA-1 cores), i.e. MACs computed at once.
-    md5_lanes : how many of the HMAC lanes also have an MD5 core (more than ``hash_lanes``: all).
-        The others run only HMAC-SHA1-96: MD5 jobs wait for an MD5 lane, SHA-1 jobs take the
-        SHA-1-only lanes first. With 0, MD5 jobs complete with an ICV error.
+    md5_lanes : how many of the HMAC lanes also have an MD5 core (None, or more than
+        ``hash_lanes``: all); at least 1. The others run only HMAC-SHA1-96: MD5 jobs wait for an
+        MD5 lane, SHA-1 jobs take the SHA-1-only lanes first.
     slots : jobs held inside the engine at once (parsed, in work, or being sent).
     max_job_bytes : the largest ``auth_len + cipher_len`` accepted (a power of two times 8);
         a longer job completes with ``BAD_LENGTH``.
@@ -87,15 +87,16 @@ class Engine(wiring.Component):
         check_parameter_names(params)
         self.params = {**DEFAULTS, **params}
         p = self.params
-        if p["md5_lanes"] < 1:
+        md5_lanes = p["hash_lanes"] if p["md5_lanes"] is None else p["md5_lanes"]
+        if not isinstance(md5_lanes, int) or md5_lanes < 1:
             # (a lane without MD5 would complete an MD5 job with an error the adapter has no
             # status for)
-            raise ValueError(f"md5_lanes must be at least 1, not {p['md5_lanes']}")
+            raise ValueError(f"md5_lanes must be None or at least 1, not {p['md5_lanes']!r}")
         self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])
         self.cbc = CBCUnit(stages=p["des_stages"], lanes=p["cbc_lanes"])
         self.pool = HMACPool(
             lanes=p["hash_lanes"],
-            md5_lanes=min(p["md5_lanes"], p["hash_lanes"]),
+            md5_lanes=min(md5_lanes, p["hash_lanes"]),
             fifo_depth=p["hash_fifo_depth"],
         )
         super().__init__(
