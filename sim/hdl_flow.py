@@ -53,6 +53,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from .hdl_export import export
     from .hdl_synth import SynthError, place_and_route, summary, synthesize
 
+    if args.density is not None and not 0 < args.density <= 1:
+        print(f"esa hdl synth: --density must be in (0, 1], not {args.density}", file=sys.stderr)
+        return 2
     progress = _progress(args.json and args.quiet)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="esa-synth-"))
     what = f"unit {args.unit}" if args.unit else "the engine"
@@ -72,7 +75,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         pnr = (
             None
             if args.no_pnr
-            else place_and_route(work, args.device, args.freq, progress, args.seed, args.router)
+            else place_and_route(work, args.device, args.freq, progress, args.seed, args.router, args.density)
         )
     except SynthError as e:
         print(f"esa hdl synth: {e}", file=sys.stderr)
@@ -87,6 +90,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if pnr is not None:
         out["seed"] = args.seed
         out["router"] = args.router or "router1"
+        out["density"] = args.density
     if args.json:
         print(json.dumps(out))
     else:
@@ -201,6 +205,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--router",
         choices=("router1", "router2"),
         help="nextpnr router (default router1; router2 negotiates congestion in iterations)",
+    )
+    q.add_argument(
+        "--density",
+        type=float,
+        help="the placer's maximum placement density (nextpnr --placer-heap-beta, 0..1; default "
+        "nextpnr's own): lower spreads the logic out for the router",
     )
     q.add_argument(
         "--mapper",

@@ -179,12 +179,15 @@ def place_and_route(
     progress: Progress,
     seed: int | None = None,
     router: str | None = None,
+    density: float | None = None,
 ) -> PnrReport:
     """Place and route ``workdir/synth.json`` out of context on ``device``; read its report.
     ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it.
     ``router``: nextpnr's ``router1`` (its default when None) or ``router2``, which negotiates
     congestion over the whole design in iterations (on the whole engine it reports the overused
-    wires left after each, where router1 shows only arcs routed)."""
+    wires left after each, where router1 shows only arcs routed). ``density``: the placer's
+    maximum placement density (``--placer-heap-beta``, nextpnr's own when None): below it the
+    placer spreads the logic, leaving more wires per cell to the router."""
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     cmd = [
@@ -201,6 +204,7 @@ def place_and_route(
         "--timing-allow-fail",
         *(["--seed", str(seed)] if seed is not None else []),
         *(["--router", router] if router is not None else []),
+        *(["--placer-heap-beta", str(density)] if density is not None else []),
     ]
     start = time.monotonic()
     progress(f"nextpnr-ecp5: placing and routing for {device} at {freq_mhz} MHz ...")

@@ -111,9 +111,11 @@ def test_unit_place_and_route_reports_fmax_and_critical_path(tmp_path: Path, cap
     from sim.cli import main
 
     argv = ["hdl", "synth", "--unit", "md5", "--mapper", "abc", "--json", "--quiet"]
-    assert main([*argv, "--workdir", str(tmp_path)]) == 0
+    assert main([*argv, "--density", "0"]) == 2  # refused before any tool runs
+    assert "--density must be in (0, 1]" in capsys.readouterr().err
+    assert main([*argv, "--density", "0.8", "--workdir", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["unit"] == "md5" and out["mapper"] == "abc"
+    assert out["unit"] == "md5" and out["mapper"] == "abc" and out["density"] == 0.8
     assert 20 < out["fmax_mhz"] < 400
     path = out["critical_path"]
     assert path[0].startswith("clock ") and path[1].startswith("from ") and path[-2].startswith("to ")
