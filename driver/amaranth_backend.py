@@ -61,7 +61,7 @@ from collections.abc import Sequence
 
 from amaranth.sim import Simulator
 
-from hdl.engine import DEFAULTS, Engine, check_parameter_names
+from hdl.engine import DEFAULTS, Engine, check_parameters
 from hdl.layouts import WORD_BYTES, Auth, parse_result
 
 from .api import (
@@ -116,7 +116,7 @@ class _Device:
 
     def __init__(self, params: dict) -> None:
         self.params = params
-        check_parameter_names(params)
+        check_parameters(params)
         self.dut = Engine(**params)
         self.sim = Simulator(self.dut)
         self.sim.add_clock(_PERIOD)

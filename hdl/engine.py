@@ -30,7 +30,7 @@ from .hash_adapter import HashAdapter
 from .hmac import HMACPool
 from .layouts import ContextWrite, PerfCounters, StreamWord
 
-__all__ = ["Engine", "DEFAULTS", "check_parameter_names"]
+__all__ = ["Engine", "DEFAULTS", "check_parameters"]
 
 DEFAULTS = {
     "conns": 1024,
@@ -45,13 +45,18 @@ DEFAULTS = {
 """The default configuration (the one the ECP5-85F figures are for)."""
 
 
-def check_parameter_names(params: Mapping[str, object]) -> None:
-    """Raise ``TypeError`` for a name that is not an :class:`Engine` parameter. Callers that take
-    parameters from users call it before constructing (an Amaranth elaboratable that is built
-    and never elaborated warns when it is collected, even if its constructor raised)."""
+def check_parameters(params: Mapping[str, object]) -> None:
+    """Raise ``TypeError`` for a name that is not an :class:`Engine` parameter, ``ValueError`` for
+    an ``md5_lanes`` that is not None or at least 1 (a lane without MD5 would complete an MD5 job
+    with an error the engine has no status for). Callers that take parameters from users call it
+    before constructing (an Amaranth elaboratable that is built and never elaborated warns when it
+    is collected, even if its constructor raised); the units check their own values."""
     unknown = set(params) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown Engine parameter(s): {', '.join(sorted(unknown))}")
+    md5_lanes = params.get("md5_lanes")
+    if md5_lanes is not None and (not isinstance(md5_lanes, int) or md5_lanes < 1):
+        raise ValueError(f"md5_lanes must be None or at least 1, not {md5_lanes!r}")
 
 
 class Engine(wiring.Component):
@@ -84,14 +89,10 @@ class Engine(wiring.Component):
     """
 
     def __init__(self, **params) -> None:
-        check_parameter_names(params)
+        check_parameters(params)
         self.params = {**DEFAULTS, **params}
         p = self.params
         md5_lanes = p["hash_lanes"] if p["md5_lanes"] is None else p["md5_lanes"]
-        if not isinstance(md5_lanes, int) or md5_lanes < 1:
-            # (a lane without MD5 would complete an MD5 job with an error the adapter has no
-            # status for)
-            raise ValueError(f"md5_lanes must be None or at least 1, not {p['md5_lanes']!r}")
         self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])
         self.cbc = CBCUnit(stages=p["des_stages"], lanes=p["cbc_lanes"])
         self.pool = HMACPool(

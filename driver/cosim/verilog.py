@@ -38,10 +38,10 @@ def parse_params(items: list[str] | None) -> dict[str, object]:
 
 def build_engine(params: Mapping[str, object] | None = None):
     """An :class:`hdl.engine.Engine` with ``params`` as its constructor keywords."""
-    from hdl.engine import Engine, check_parameter_names
+    from hdl.engine import Engine, check_parameters
 
     try:
-        check_parameter_names(dict(params or {}))
+        check_parameters(dict(params or {}))
         return Engine(**dict(params or {}))
     except TypeError as e:
         raise ValueError(f"bad engine parameter: {e}") from None
