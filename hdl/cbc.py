@@ -29,14 +29,13 @@ long as it likes.
 Timing: each step starts from flip-flops or small RAMs. The pick's eligibility vector is a register
 computed a cycle ahead (for both outcomes of the current pick, then one mux), so the pick path is
 one carry chain (the round-robin search) and two LUT levels; the pick registers the chosen lane's
-number, and fetch addresses three distributed RAMs with it (keys and directions, read pointers,
-and through the read pointer the input buffers). ECP5-85F out of context, default parameters
-(``esa hdl synth --unit cbc``, yosys ``synth_ecp5`` + nextpnr-ecp5): 5.0k LUT4 + 2.6k FF + 181
-RAM cells, 102.8 MHz (``--seed 2``: 110.1, ``--seed 3``: 109.9), critical path the pick
-(eligibility -> search -> lane number); with the chaining values in registers and the DES
-rotating its key registers in every round, 8.7k LUT4 + 3.7k FF, 110.8 / 111.3 / 101.9 MHz; the
-unit before this arrangement placed at 80.8 MHz, critical path the same pick into the per-lane
-counters.
+number, and fetch addresses distributed RAMs with it (keys, directions and IVs, the chaining
+values, read pointers, and through the read pointer the input buffers). ECP5-85F out of context,
+default parameters (``esa hdl synth --unit cbc``, yosys ``synth_ecp5`` + nextpnr-ecp5): 5.0k LUT4 +
+2.6k FF + 181 RAM cells, 102.8 MHz (``--seed 2``: 110.1, ``--seed 3``: 109.9), critical path the
+pick (eligibility -> search -> lane number); with the chaining values in registers and the DES
+rotating its key registers in every round, 8.7k LUT4 + 3.7k FF, 110.8 / 111.3 / 101.9 MHz; the unit
+before this arrangement placed at 80.8 MHz, critical path the same pick into the per-lane counters.
 """
 
 from __future__ import annotations
