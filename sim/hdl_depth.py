@@ -6,10 +6,9 @@ block-RAM output and LUT-RAM output starts a path, every cell in between adds a 
 *levels* (one level is one LUT4 with its routing: about 1.1 ns on an ECP5 -8), and every
 flip-flop, block-RAM or LUT-RAM input ends one. The figures rank paths; they are not timing.
 Calibration on this project's units alone (`esa hdl synth --unit NAME`, nextpnr seed 1): the CBC
-unit is 7.2 levels and routes at 101.9-111.3 MHz (three seeds), the MD5 core with its cell-built
-step 6.6 levels at 119.0 MHz, the plain MD5 core 9.3 levels at 80.6 MHz, the HMAC unit 7.9 levels
-at 94.9 MHz (before MD5's rotation was built from slice muxes). Long carry chains cost nextpnr
-more than they cost here.
+unit is 7.3 levels and routes at 102.8-110.1 MHz (three seeds), the MD5 core with its cell-built
+step 6.4 levels at 121.2 MHz, the plain MD5 core 9.4 levels at 81.4 MHz, the HMAC unit 6.5 levels
+at 110.1 MHz. Long carry chains cost nextpnr more than they cost here.
 """
 
 from __future__ import annotations

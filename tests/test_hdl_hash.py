@@ -51,12 +51,11 @@ def _compress_blocks(core, fmt, n, iv, blocks):
     """Run ``blocks`` through a core as one chained message, each block offered as soon as the
     core takes the one before; return (chaining value, cycles from the first block's ``done``
     to the last one's: the blocks after the first take that many cycles in a stream)."""
-    clock, out = Cycles(), {"dones": 0, "done_at": []}
+    clock, out = Cycles(), {"done_at": []}
 
     async def count_dones(ctx):
         while True:
             *_, done = await ctx.tick().sample(core.done)
-            out["dones"] += done
             if done:
                 out["done_at"].append(clock.now)
 
@@ -65,7 +64,7 @@ def _compress_blocks(core, fmt, n, iv, blocks):
             payload = {"words": list(struct.unpack(fmt + "16I", blk)), "chain": int(i > 0)}
             payload["iv"] = list(struct.unpack(f"{fmt}{n}I", iv))
             await put(ctx, core.blocks, payload)
-        while out["dones"] < len(blocks):
+        while len(out["done_at"]) < len(blocks):
             await ctx.tick()
         out["cycles"] = out["done_at"][-1] - out["done_at"][0]
         cv = ctx.get(core.cv)
