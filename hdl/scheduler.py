@@ -132,7 +132,7 @@ class SlotScheduler(wiring.Component):
         m.d.sync += [early.eq(self.early), early_slot.eq(r.slot), early_iv.eq(self.early_iv)]
 
         # Per-slot work descriptions, written at the (registered) early start and at commit. They
-        # and the expected ICVs are in block RAM (as distributed RAM they took ~330 RAM cells, some
+        # and the expected ICVs are in block RAM (as distributed RAM they took 314 RAM cells, some
         # 2,000 of the logic sites an ECP5-85F has); each read is registered once more after the
         # RAM, whose own output is slow. The generated ICVs stay in distributed RAM: the emitter
         # reads them with one cycle of latency.
