@@ -7,7 +7,8 @@ an :class:`~hdl.md5.MD5Core` or :class:`~hdl.sha1.SHA1Core`. The message may con
 first blocks were compressed elsewhere (HMAC's key blocks, precomputed by the host): the lane starts
 from the given chaining value and counts the bytes already hashed into the length.
 
-The lane assembles the next block while the core compresses the current one, so a long message
+The lane assembles the next block while the core compresses the current one, in the two banks of
+a :class:`~hdl.block_buffer.BlockBuffer` that the core reads its words from, so a long message
 costs the core's 66 (MD5) or 82 (SHA-1) cycles per block as long as the words keep coming.
 
 Chaining values and digests are 160-bit fields of bytes in network order, as in the SA context
@@ -19,6 +20,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .block_buffer import BlockBuffer
 from .md5 import MD5Core
 from .sha1 import SHA1Core
 
@@ -123,7 +125,7 @@ class HashLane(wiring.Component):
         words_left = Signal(16)  # words of the padded message still to write into the buffer
         marker_due = Signal()  # the 0x80 still needs a word of its own (length % 8 == 0)
         slot = Signal(3)  # where the next word goes in the buffer
-        buffer = [Signal(64, name=f"buf{j}") for j in range(8)]  # one block, word 0 first
+        m.submodules.buffer = buffer = BlockBuffer()
         full = Signal()  # the buffer holds a whole block for the core
         first = Signal()  # the buffer's block is the message's first
         outstanding = Signal(2)  # blocks handed to the core whose `done` has not come
@@ -148,8 +150,8 @@ class HashLane(wiring.Component):
             m.d.comb += length_word.eq(bit_length)
 
         word = Signal(64)
-        # data_left != 0 and data_left == 1, kept in registers beside it (they gate the buffer's
-        # 512 enables: no comparison of the counter on that path)
+        # data_left != 0 and data_left == 1, kept in registers beside it (they select the word
+        # the buffer writes: no comparison of the counter on that path)
         from_data = Signal()
         data_last = Signal()
         with m.If(from_data):
@@ -162,15 +164,15 @@ class HashLane(wiring.Component):
         with m.Elif(words_left == 1):
             m.d.comb += word.eq(length_word)
 
-        # -- the block, as each core wants it ----------------------------------------------------
-        block_bits = Cat(*reversed(buffer))  # byte 0 of the block in the top bits
-        be_words = _words32(block_bits, 16)
-        cores = [(sha1, be_words, _words32(iv, 5))]
+        # -- the block, as each core wants it: SHA-1 reads big-endian words, MD5 little-endian --
+        rows = buffer.read.data
+        m.d.comb += [sha1.read.data[j].eq(rows[j]) for j in range(2)]
+        cores = [(sha1, _words32(iv, 5))]
         if self.md5:
-            cores.append((md5, [_bswap32(v) for v in be_words], [_bswap32(v) for v in _words32(iv, 4)]))
-        for core, words, state in cores:
+            m.d.comb += [md5.read.data[j].eq(_bswap32(rows[j])) for j in range(2)]
+            cores.append((md5, [_bswap32(v) for v in _words32(iv, 4)]))
+        for core, state in cores:
             p = core.blocks.payload
-            m.d.comb += [p.words[j].eq(words[j]) for j in range(16)]
             m.d.comb += [p.iv[j].eq(state[j]) for j in range(len(state))]
             m.d.comb += p.chain.eq(~first)
         handoff = Signal()
@@ -183,6 +185,10 @@ class HashLane(wiring.Component):
                 Mux(is_md5, md5.blocks.valid & md5.blocks.ready, sha1.blocks.valid & sha1.blocks.ready)
             )
             m.d.comb += core_done.eq(Mux(is_md5, md5.done, sha1.done))
+            m.d.comb += [
+                buffer.read.row.eq(Mux(is_md5, md5.read.row, sha1.read.row)),
+                buffer.read.next.eq(Mux(is_md5, md5.read.next, sha1.read.next)),
+            ]
             md5_cv = Cat(Const(0, 32), *(_bswap32(md5.cv[j]) for j in reversed(range(4))))
             m.d.comb += self.digest.payload.eq(Mux(is_md5, md5_cv, sha1_cv))
         else:
@@ -192,8 +198,14 @@ class HashLane(wiring.Component):
             m.d.comb += sha1.blocks.valid.eq(full)
             m.d.comb += handoff.eq(sha1.blocks.valid & sha1.blocks.ready)
             m.d.comb += core_done.eq(sha1.done)
+            m.d.comb += [buffer.read.row.eq(sha1.read.row), buffer.read.next.eq(sha1.read.next)]
             m.d.comb += self.digest.payload.eq(sha1_cv)
         m.d.sync += outstanding.eq(outstanding + handoff - core_done)
+        m.d.comb += [
+            buffer.write_row.eq(slot),
+            buffer.write_data.eq(word),
+            buffer.swap.eq(handoff),
+        ]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -217,11 +229,7 @@ class HashLane(wiring.Component):
             with m.State("FILL"):
                 # Write the next word of the padded message unless the buffer waits for the core.
                 with m.If(~full & (~from_data | self.data.valid)):
-                    m.d.comb += self.data.ready.eq(from_data)
-                    with m.Switch(slot):
-                        for j in range(8):
-                            with m.Case(j):
-                                m.d.sync += buffer[j].eq(word)
+                    m.d.comb += [self.data.ready.eq(from_data), buffer.write_en.eq(1)]
                     m.d.sync += [slot.eq(slot + 1), words_left.eq(words_left - 1)]
                     with m.If(from_data):
                         m.d.sync += data_left.eq(data_left - 1)

@@ -4,7 +4,8 @@ The core compresses one 64-byte block in 64 step cycles plus one cycle that adds
 the chaining value; the next block is accepted in the cycle after, so a message streams at 66
 cycles per block (130 with ``step_cycles=2``, which splits the step for a faster clock). It knows
 nothing of padding or byte order: it sees the 16 little-endian message words X[0..15] and the
-chaining value (A, B, C, D) as RFC 1321 names them.
+chaining value (A, B, C, D) as RFC 1321 names them. It keeps no copy of the block: it reads each
+step's X[k] from its lane's :class:`~hdl.block_buffer.BlockBuffer` three steps ahead.
 
 The step is written as the RFC writes it, ``a = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s)``, with the
 roles rotating (``a, b, c, d <- d, a', b, c``) instead of the RFC's renamed operands, and with one
@@ -38,6 +39,7 @@ from amaranth import Array, Cat, Const, Instance, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .block_buffer import BlockRead
 from .target import family
 
 __all__ = ["MD5Core", "MD5Block", "MD5State", "T", "S", "K"]
@@ -47,14 +49,13 @@ MD5State = data.ArrayLayout(32, 4)
 
 MD5Block = data.StructLayout(
     {
-        "words": data.ArrayLayout(32, 16),
         "iv": MD5State,
         "chain": 1,
     }
 )
-"""One block to compress. ``words``: X[0..15], each the little-endian value of four message bytes.
-``iv``: the chaining value to start from when ``chain`` is 0 (the first block of a message).
-``chain``: continue from the result of the previous block; ``iv`` is ignored."""
+"""One block to compress (its words are read from the block buffer). ``iv``: the chaining value
+to start from when ``chain`` is 0 (the first block of a message). ``chain``: continue from the
+result of the previous block; ``iv`` is ignored."""
 
 T = [int(abs(math.sin(i)) * 2**32) & 0xFFFFFFFF for i in range(1, 65)]
 """RFC 1321 3.4: T[i] = integer part of 4294967296 * abs(sin(i)), here indexed from 0."""
@@ -62,7 +63,7 @@ S = [[7, 12, 17, 22], [5, 9, 14, 20], [4, 11, 16, 23], [6, 10, 15, 21]]
 """The rotation s of step i: S[round][i % 4]."""
 K = [j for j in range(16)] + [(1 + 5 * j) % 16 for j in range(16)]
 K += [(5 + 3 * j) % 16 for j in range(16)] + [(7 * j) % 16 for j in range(16)]
-"""The message word k that step i reads."""
+"""The message word k that step i reads (the first four, 0 to 3, are rows 0 and 1 of the block)."""
 
 
 def _round_function(rnd: int, x, y, z):
@@ -147,6 +148,9 @@ class MD5Core(wiring.Component):
     blocks : In(stream.Signature(MD5Block))
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 66 cycles).
+    read : Out(BlockRead)
+        The block's words, X[2r] and X[2r + 1] in row r: row 0 of the offered block while idle,
+        row 1 in step 0, then X[k] of step i + 3 in step i (to step 60).
     cv : Out(MD5State)
         The chaining value after the most recent block; holds until the next block with ``chain``
         clear is accepted.
@@ -170,10 +174,12 @@ class MD5Core(wiring.Component):
         when elaborated for the ECP5 family (:func:`hdl.target.family`) with one step per cycle,
         else ``None``.
 
-    The block and ``iv`` are latched at acceptance, so the source may change them right after.
+    ``iv`` is latched at acceptance; the block's words must stay in the buffer until step 60 has
+    read the last.
     """
 
     blocks: In(stream.Signature(MD5Block))
+    read: Out(BlockRead)
     cv: Out(MD5State)
     done: Out(1)
 
@@ -194,25 +200,26 @@ class MD5Core(wiring.Component):
         if carry == "auto":
             carry = "ecp5" if family(platform) == "ecp5" and self.step_cycles == 1 else None
 
-        x = Array(Signal(32, name=f"x{j}") for j in range(16))  # X[0..15], the block
         a, b, c, d = (Signal(32, name=n) for n in "abcd")  # working variables
         step = Signal(6)  # i = 0..63
         pre = Signal(32)  # a + X[k] + T[i] for step i
         xt = Signal(32)  # X[k] + T[i + 1] for step i + 1
         h = self.cv  # the chaining value (AA, BB, CC, DD of the RFC: kept, added at the end)
 
-        # The message word and T of the steps ahead, fetched in stages: in step i, k of step i + 4
-        # is in k_ahead; X[k] of step i + 3 is half looked up (x_quad[j] = X[4j + k % 4], and
-        # k_high = k // 4 picks one of them); X[k] of step i + 2 is in x_ahead. T[i + 3] and k of
-        # step i + 5 are looked up by the step counter itself (no adder before the ROMs). The
-        # 16-way word select in two registered levels: one 4-bit register driving 32 16-way
-        # multiplexers spread over the core was its longest route.
+        # The message word and T of the steps ahead: in step i the buffer reads X[k] of step
+        # i + 3 (word `fetch`, a register: K[i + 4] is looked up for the next step by the step
+        # counter itself, no adder before the ROM) into x_ahead, the word of step i + 2. Step 0
+        # reads row 1, X[2] and X[3]: X[2] goes straight into xt, X[3] into x_ahead (row 0, X[0]
+        # and X[1], went into pre and xt as the block was accepted).
         t_rom = Array(Const(T[i + 3] if i + 3 < 64 else 0, 32) for i in range(64))
         t_ahead = Signal(32)  # T[i + 2] in step i: the ROM read a step earlier, off the adder's path
-        k_rom = Array(Const(K[i + 5] if i + 5 < 64 else 0, 4) for i in range(64))
-        k_ahead = Signal(4)
-        x_quad = Array(Signal(32, name=f"x_quad{j}") for j in range(4))
-        k_high = Signal(2)
+        k_rom = Array(Const(K[i + 4] if i + 4 < 64 else 0, 4) for i in range(64))
+        fetch = Signal(4)
+        read_next = Signal(init=1)
+        first_step = Signal()
+        m.d.comb += [self.read.row.eq(fetch[1:4]), self.read.next.eq(read_next)]
+        fetched = Signal(32)
+        m.d.comb += fetched.eq(Mux(fetch[0], self.read.data[1], self.read.data[0]))
         x_ahead = Signal(32)
 
         # One step: a' = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s); the round picks F/G/H/I and s.
@@ -307,13 +314,11 @@ class MD5Core(wiring.Component):
                     start = [Mux(p.chain, h[j], p.iv[j]) for j in range(4)]
                     with m.If(~p.chain):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(4)]
-                    m.d.sync += [x[j].eq(p.words[j]) for j in range(16)]
                     m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
                     m.d.comb += [b_base.eq(start[1]), b_load.eq(1)]
-                    m.d.sync += [pre.eq(start[0] + p.words[K[0]] + T[0]), xt.eq(p.words[K[1]] + T[1])]
-                    m.d.sync += [x_ahead.eq(p.words[K[2]]), t_ahead.eq(T[2])]
-                    m.d.sync += [x_quad[j].eq(p.words[4 * j + K[3] % 4]) for j in range(4)]
-                    m.d.sync += [k_high.eq(K[3] // 4), k_ahead.eq(K[4])]
+                    x0, x1 = self.read.data[0], self.read.data[1]  # row 0: K[0] = 0, K[1] = 1
+                    m.d.sync += [pre.eq(start[0] + x0 + T[0]), xt.eq(x1 + T[1]), t_ahead.eq(T[2])]
+                    m.d.sync += [fetch.eq(K[3]), read_next.eq(0), first_step.eq(1)]  # row 1
                     m.d.sync += [step.eq(0), half.eq(0)]
                     prepare_first(start[2], start[3])
                     m.next = "STEPS"
@@ -324,12 +329,10 @@ class MD5Core(wiring.Component):
                     m.d.comb += b_load.eq(1)
                     m.d.sync += [a.eq(d), c.eq(b), d.eq(c)]
                     # The next step's a is this step's d; its X[k] + T was summed a step ago.
-                    m.d.sync += [pre.eq(d + xt), xt.eq(x_ahead + t_ahead), t_ahead.eq(t_rom[step])]
-                    m.d.sync += [x_ahead.eq(x_quad[k_high]), k_high.eq(k_ahead[2:4])]
-                    for j in range(4):
-                        quad = Array(x[4 * j + q] for q in range(4))
-                        m.d.sync += x_quad[j].eq(quad[k_ahead[0:2]])
-                    m.d.sync += k_ahead.eq(k_rom[step])
+                    # (in step 0, X[2] of step 2 comes straight from the buffer's row 1)
+                    x_next = Mux(first_step, self.read.data[0], x_ahead)
+                    m.d.sync += [pre.eq(d + xt), xt.eq(x_next + t_ahead), t_ahead.eq(t_rom[step])]
+                    m.d.sync += [x_ahead.eq(fetched), fetch.eq(k_rom[step]), first_step.eq(0)]
                     m.d.sync += step.eq(step + 1)
                     m.d.sync += [f_one.eq(f_next_one), f_zero.eq(f_next_zero)]
                     m.d.sync += [
@@ -344,6 +347,7 @@ class MD5Core(wiring.Component):
                 # the sums themselves, in this cycle, put a third source on every register a
                 # block's start loads: ~600 LUT4 of the core's 2,550).
                 m.d.sync += [h[j].eq(summed[j]) for j in range(4)]
+                m.d.sync += [fetch.eq(0), read_next.eq(1)]  # idle: row 0 of the next block
                 m.d.sync += self.done.eq(1)
                 idle_next()
                 m.next = "IDLE"

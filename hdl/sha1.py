@@ -6,8 +6,12 @@ cycles per block (accepting it in the adding cycle, from the sums themselves, pu
 on every register a block's start loads). It knows nothing of padding: it sees the 16 big-endian
 message words M[0..15] and the chaining value H0..H4.
 
-The message schedule is a 16-word sliding window: in round t the window holds W[t..t+15], W[t] is
-at its head, and the word that enters at its tail is W[t+16] = ROTL1(W[t+13] ^ W[t+8] ^ W[t+2] ^ W[t]).
+The core keeps no copy of the block: it reads M[0..15] from its lane's
+:class:`~hdl.block_buffer.BlockBuffer`, M[0] and M[1] as it accepts the block and one word per
+round after that, into the message schedule. The schedule is a 16-word sliding window one word
+ahead of the rounds: in round t it holds W[t-14..t+1], W[t+1] at its tail, and the word that
+enters the tail is M[t+2] while t + 2 < 16, then W[t+2] = ROTL1(W[t-1] ^ W[t-6] ^ W[t-12] ^ W[t-14]).
+Every window register but the last two only ever shifts: no load multiplexers.
 
 The round is FIPS 180-4's ``T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t`` with one rearrangement for
 timing: ``e + K_t + W_t`` does not depend on the round before it (the next round's e is this round's
@@ -18,6 +22,8 @@ from amaranth import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .block_buffer import BlockRead
+
 __all__ = ["SHA1Core", "SHA1Block", "SHA1State", "K"]
 
 SHA1State = data.ArrayLayout(32, 5)
@@ -25,14 +31,13 @@ SHA1State = data.ArrayLayout(32, 5)
 
 SHA1Block = data.StructLayout(
     {
-        "words": data.ArrayLayout(32, 16),
         "iv": SHA1State,
         "chain": 1,
     }
 )
-"""One block to compress. ``words``: M[0..15], each the big-endian value of four message bytes.
-``iv``: the chaining value to start from when ``chain`` is 0 (the first block of a message).
-``chain``: continue from the result of the previous block; ``iv`` is ignored."""
+"""One block to compress (its words are read from the block buffer). ``iv``: the chaining value
+to start from when ``chain`` is 0 (the first block of a message). ``chain``: continue from the
+result of the previous block; ``iv`` is ignored."""
 
 K = [0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6]
 """FIPS 180-4 4.2.1: K_t for t in 0..19, 20..39, 40..59, 60..79."""
@@ -46,24 +51,36 @@ class SHA1Core(wiring.Component):
     blocks : In(stream.Signature(SHA1Block))
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 82 cycles).
+    read : Out(BlockRead)
+        The block's words, M[2r] and M[2r + 1] in row r, big-endian: row 0 of the offered block
+        while idle, then rows 1 to 7 of the accepted one in its rounds 0 to 13.
     cv : Out(SHA1State)
         The chaining value after the most recent block; holds until the next block with ``chain``
         clear is accepted.
     done : Out(1)
         One-cycle strobe: ``cv`` now holds the result of a block (one strobe per block, in order).
 
-    Timing: the start cycle, 80 round cycles and 1 finishing cycle per block; the block and ``iv``
-    are latched at acceptance, so the source may change them right after.
+    Timing: the start cycle, 80 round cycles and 1 finishing cycle per block. ``iv`` is latched at
+    acceptance; the block's words must stay in the buffer until round 13 has read the last.
     """
 
     blocks: In(stream.Signature(SHA1Block))
+    read: Out(BlockRead)
     cv: Out(SHA1State)
     done: Out(1)
 
     def elaborate(self, platform):
         m = Module()
 
-        w = [Signal(32, name=f"w{j}") for j in range(16)]  # the window: w[j] = W[t + j]
+        w = [Signal(32, name=f"w{j}") for j in range(16)]  # the window: w[j] = W[t - 14 + j]
+        # The buffer word that enters the window next (M[t + 2] in round t; 0 and 1 while idle),
+        # and whether the words still come from the buffer (t + 2 < 16)
+        fetch = Signal(4)
+        from_buffer = Signal()
+        read_next = Signal(init=1)
+        m.d.comb += [self.read.row.eq(fetch[1:4]), self.read.next.eq(read_next)]
+        fetched = Signal(32)
+        m.d.comb += fetched.eq(Mux(fetch[0], self.read.data[1], self.read.data[0]))
         a, b, c, d, e = (Signal(32, name=n) for n in "abcde")  # working variables
         pre = Signal(32)  # e + K_t + W_t of the current round, summed a cycle early
         t = Signal(7)  # the round, 0..79
@@ -85,8 +102,8 @@ class SHA1Core(wiring.Component):
 
         temp = Signal(32)  # T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t
         m.d.comb += temp.eq(a.rotate_left(5) + f + pre)
-        w_new = Signal(32)  # W[t+16]
-        m.d.comb += w_new.eq((w[13] ^ w[8] ^ w[2] ^ w[0]).rotate_left(1))
+        w_new = Signal(32)  # W[t + 2]
+        m.d.comb += w_new.eq(Mux(from_buffer, fetched, (w[13] ^ w[8] ^ w[2] ^ w[0]).rotate_left(1)))
 
         summed = [Signal(32, name=f"sum_{n}") for n in "abcde"]
         for j, v in enumerate((a, b, c, d, e)):
@@ -102,17 +119,22 @@ class SHA1Core(wiring.Component):
                     start = [Mux(p.chain, h[j], p.iv[j]) for j in range(5)]
                     with m.If(~p.chain):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
-                    m.d.sync += [w[j].eq(p.words[j]) for j in range(16)]
                     m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
-                    m.d.sync += pre.eq(start[4] + K[0] + p.words[0])
+                    # Row 0 of the block: M[0] into round 0's sum, both into the window's tail
+                    m.d.sync += pre.eq(start[4] + K[0] + self.read.data[0])
+                    m.d.sync += [w[14].eq(self.read.data[0]), w[15].eq(self.read.data[1])]
+                    m.d.sync += [fetch.eq(2), from_buffer.eq(1), read_next.eq(0)]
                     m.d.sync += [t.eq(0), quarter.eq(0), quarter_next.eq(0)]
                     m.next = "ROUNDS"
             with m.State("ROUNDS"):
                 # e = d; d = c; c = ROTL30(b); b = a; a = T
                 m.d.sync += [e.eq(d), d.eq(c), c.eq(b.rotate_left(30)), b.eq(a), a.eq(temp)]
-                # Slide the window; the next round's e is this round's d, its W is w[1].
+                # Slide the window; the next round's e is this round's d, its W the window's tail.
                 m.d.sync += [w[j].eq(w[j + 1]) for j in range(15)] + [w[15].eq(w_new)]
-                m.d.sync += pre.eq(d + Array(K)[quarter_next] + w[1])
+                m.d.sync += pre.eq(d + Array(K)[quarter_next] + w[15])
+                m.d.sync += fetch.eq(fetch + 1)
+                with m.If(fetch == 15):
+                    m.d.sync += from_buffer.eq(0)
                 m.d.sync += [t.eq(t + 1), quarter.eq(quarter_next)]
                 with m.If((t == 18) | (t == 38) | (t == 58)):  # round t + 2 starts a quarter
                     m.d.sync += quarter_next.eq(quarter_next + 1)
@@ -122,6 +144,7 @@ class SHA1Core(wiring.Component):
                 # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e; a chained block starts from these
                 # registers in the next cycle
                 m.d.sync += [h[j].eq(summed[j]) for j in range(5)]
+                m.d.sync += [fetch.eq(0), read_next.eq(1)]  # idle: row 0 of the next block
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
         return m

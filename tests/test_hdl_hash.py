@@ -20,12 +20,16 @@ import warnings
 from pathlib import Path
 
 import pytest
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hdl_helpers import Cycles, get, put, run_sim  # noqa: E402
 
 from driver.hash_state import MD5_IV, SHA1_IV, hmac_states, keyed_md5_state  # noqa: E402
+from hdl.block_buffer import BlockBuffer  # noqa: E402
 from hdl.hash_unit import HashAlgorithm, HashLane  # noqa: E402
 from hdl.hmac import HMACPool, HMACUnit  # noqa: E402
 from hdl.layouts import Auth, icv_length  # noqa: E402
@@ -47,30 +51,81 @@ def state_field(state: bytes) -> int:
 # -- the compression cores --------------------------------------------------------------------------
 
 
+class CoreOnBuffer(wiring.Component):
+    """A compression core reading its blocks from a :class:`~hdl.block_buffer.BlockBuffer`, wired as
+    a hash lane wires them: the bench writes a block's eight rows (each two words as the core
+    numbers them, the first in the top half), then offers the block on ``blocks``; the banks swap
+    as the core accepts it."""
+
+    def __init__(self, core):
+        self.core = core
+        members = core.signature.members
+        super().__init__(
+            {
+                "write_row": In(3),
+                "write_data": In(64),
+                "write_en": In(1),
+                "blocks": In(stream.Signature(core.blocks.payload.shape())),
+                "cv": Out(members["cv"].shape),
+                "done": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        m.submodules.buffer = buffer = BlockBuffer()
+        wiring.connect(m, core.read, buffer.read)
+        wiring.connect(m, wiring.flipped(self.blocks), core.blocks)
+        m.d.comb += [
+            buffer.write_row.eq(self.write_row),
+            buffer.write_data.eq(self.write_data),
+            buffer.write_en.eq(self.write_en),
+            buffer.swap.eq(core.blocks.valid & core.blocks.ready),
+            self.cv.eq(core.cv),
+            self.done.eq(core.done),
+        ]
+        return m
+
+
+def block_rows(fmt: str, block: bytes) -> list[int]:
+    """A 64-byte block as the eight rows a core reads: words 2r and 2r + 1 (``fmt`` their byte
+    order) in a row's top and bottom halves."""
+    words = struct.unpack(fmt + "16I", block)
+    return [(words[2 * r] << 32) | words[2 * r + 1] for r in range(8)]
+
+
 def _compress_blocks(core, fmt, n, iv, blocks):
-    """Run ``blocks`` through a core as one chained message, each block offered as soon as the
-    core takes the one before; return (chaining value, cycles from the first block's ``done``
-    to the last one's: the blocks after the first take that many cycles in a stream)."""
+    """Run ``blocks`` through a core as one chained message, each block written into the buffer's
+    free bank while the core compresses the one before and offered as soon as the core can take
+    it; return (chaining value, cycles from the first block's ``done`` to the last one's: the
+    blocks after the first take that many cycles in a stream)."""
+    dut = CoreOnBuffer(core)
     clock, out = Cycles(), {"done_at": []}
 
     async def count_dones(ctx):
         while True:
-            *_, done = await ctx.tick().sample(core.done)
+            *_, done = await ctx.tick().sample(dut.done)
             if done:
                 out["done_at"].append(clock.now)
 
     async def tb(ctx):
         for i, blk in enumerate(blocks):
-            payload = {"words": list(struct.unpack(fmt + "16I", blk)), "chain": int(i > 0)}
-            payload["iv"] = list(struct.unpack(f"{fmt}{n}I", iv))
-            await put(ctx, core.blocks, payload)
+            for r, row in enumerate(block_rows(fmt, blk)):
+                ctx.set(dut.write_row, r)
+                ctx.set(dut.write_data, row)
+                ctx.set(dut.write_en, 1)
+                await ctx.tick()
+            ctx.set(dut.write_en, 0)
+            payload = {"chain": int(i > 0), "iv": list(struct.unpack(f"{fmt}{n}I", iv))}
+            await put(ctx, dut.blocks, payload)
         while len(out["done_at"]) < len(blocks):
             await ctx.tick()
         out["cycles"] = out["done_at"][-1] - out["done_at"][0]
-        cv = ctx.get(core.cv)
+        cv = ctx.get(dut.cv)
         out["cv"] = struct.pack(f"{fmt}{n}I", *(cv[j] for j in range(n)))
 
-    run_sim(core, tb, background=[clock.run, count_dones])
+    run_sim(dut, tb, background=[clock.run, count_dones])
     return out["cv"], out["cycles"]
 
 
@@ -525,9 +580,9 @@ def _md5_padded_blocks(msg: bytes) -> list[bytes]:
 def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
     """``MD5Core(carry="ecp5")`` instantiates CCU2C, LUT4, PFUMX and L6MUX21 cells, which Amaranth's
     simulator cannot run:
-    its Verilog runs in Icarus with yosys's ECP5 cell models (the vendor behaviour of CCU2C), fed
-    three messages (two blocks back to back, one block, two blocks with the core idle between
-    them), and every digest is compared with hashlib's."""
+    its Verilog, on a block buffer as a lane wires it, runs in Icarus with yosys's ECP5 cell models
+    (the vendor behaviour of CCU2C), fed three messages (two blocks back to back, one block, two
+    blocks with the core idle between them), and every digest is compared with hashlib's."""
     import re
     import shutil
     import subprocess
@@ -548,30 +603,43 @@ def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
     assert all(luts), "yosys's LUT4/LUT2/PFUMX/L6MUX21 models not found"
     models = "\n".join(lut.group(0) for lut in luts) + "\n" + (share / "ccu2c_sim.vh").read_text()
     (tmp_path / "ecp5_cells.v").write_text(models)
-    core = MD5Core(carry="ecp5")
-    (tmp_path / "md5_core.v").write_text(verilog.convert(core, name="md5_core", emit_src=False))
+    dut = CoreOnBuffer(MD5Core(carry="ecp5"))
+    (tmp_path / "md5_core.v").write_text(verilog.convert(dut, name="md5_core", emit_src=False))
 
     rng = random.Random(5)
     messages = [rng.randbytes(100), b"abc", rng.randbytes(64)]  # 2, 1 and 2 blocks
     iv = list(struct.unpack("<4I", MD5_IV))
-    sends = []  # (payload, idle cycles before it)
+    sends = []  # (rows, payload, idle cycles before it)
     for n, msg in enumerate(messages):
         for i, blk in enumerate(_md5_padded_blocks(msg)):
-            payload = sum(w << (32 * j) for j, w in enumerate(struct.unpack("<16I", blk)))
-            payload |= sum(w << (512 + 32 * j) for j, w in enumerate(iv)) | (int(i > 0) << 640)
-            sends.append((payload, 70 if (n == 2 and i == 1) else 0))
-    feed = "\n".join(f"    repeat ({idle}) @(negedge clk); send(641'h{p:x});" for p, idle in sends)
+            payload = sum(w << (32 * j) for j, w in enumerate(iv)) | (int(i > 0) << 128)
+            sends.append((block_rows("<", blk), payload, 70 if (n == 2 and i == 1) else 0))
+    feed = "\n".join(
+        f"    repeat ({idle}) @(negedge clk);\n"
+        + "".join(f"    write_row({r}, 64'h{row:x});\n" for r, row in enumerate(rows))
+        + f"    send(129'h{p:x});"
+        for rows, p, idle in sends
+    )
     (tmp_path / "tb.v").write_text(f"""
 module tb;
-  reg clk = 0, rst = 1, valid = 0;
-  reg [640:0] payload = 0;
+  reg clk = 0, rst = 1, valid = 0, wen = 0;
+  reg [128:0] payload = 0;
+  reg [2:0] wrow = 0;
+  reg [63:0] wdata = 0;
   wire ready, done;
   wire [127:0] cv;
   integer dones = 0;
   always #5 clk = ~clk;
   md5_core dut(.clk(clk), .rst(rst), .blocks__payload(payload), .blocks__valid(valid),
-               .blocks__ready(ready), .cv(cv), .done(done));
-  task send(input [640:0] p);
+               .blocks__ready(ready), .cv(cv), .done(done),
+               .write_row(wrow), .write_data(wdata), .write_en(wen));
+  task write_row(input [2:0] r, input [63:0] v);
+    begin
+      wrow = r; wdata = v; wen = 1;
+      @(posedge clk); #1 wen = 0;
+    end
+  endtask
+  task send(input [128:0] p);
     begin
       payload = p; valid = 1;
       #1 while (!ready) begin @(posedge clk); #1; end
