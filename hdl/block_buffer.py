@@ -37,6 +37,13 @@ cycle it accepts it), 0 the block the core accepted last. ``data``: that row, in
 class BlockBuffer(wiring.Component):
     """Two blocks, one filled by the lane and one read by a core, in a 16 x 64-bit LUT RAM.
 
+    Parameters
+    ----------
+    readers : int
+        Read ports, one per core: each is a copy of the RAM (16 more LUT-RAM cells), so that a
+        core's address registers drive its RAM directly, with no choice of core before the read
+        (a lane's MD5 and SHA-1 each start a block with a sum of the word read).
+
     Ports
     -----
     write_row : In(3)
@@ -48,21 +55,27 @@ class BlockBuffer(wiring.Component):
     swap : In(1)
         The filled block goes to the core this cycle (its ``blocks`` transfer): from the next
         cycle ``read.next = 0`` reads it and the writes fill the other bank.
-    read : In(BlockRead)
-        The core's read port, rows as big-endian 32-bit words (element 0 the row's top half).
+    read : In(BlockRead).array(readers)
+        The cores' read ports, rows as big-endian 32-bit words (element 0 the row's top half).
     """
 
-    write_row: In(3)
-    write_data: In(64)
-    write_en: In(1)
-    swap: In(1)
-    read: In(BlockRead)
+    def __init__(self, readers: int = 1):
+        if readers < 1:
+            raise ValueError(f"readers must be 1 or more, not {readers}")
+        super().__init__(
+            {
+                "write_row": In(3),
+                "write_data": In(64),
+                "write_en": In(1),
+                "swap": In(1),
+                "read": In(BlockRead).array(readers),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = Memory(shape=64, depth=16, init=[], attrs={"ram_style": "distributed"})
         write = mem.write_port()
-        read = mem.read_port(domain="comb")
         fill = Signal()  # the bank the lane fills: the offered block's; the core's is the other
         with m.If(self.swap):
             m.d.sync += fill.eq(~fill)
@@ -70,8 +83,12 @@ class BlockBuffer(wiring.Component):
             write.addr.eq(self.write_row | (fill << 3)),
             write.data.eq(self.write_data),
             write.en.eq(self.write_en),
-            read.addr.eq(self.read.row | ((fill ^ ~self.read.next) << 3)),
-            self.read.data[0].eq(read.data[32:64]),
-            self.read.data[1].eq(read.data[0:32]),
         ]
+        for port in self.read:
+            read = mem.read_port(domain="comb")
+            m.d.comb += [
+                read.addr.eq(port.row | ((fill ^ ~port.next) << 3)),
+                port.data[0].eq(read.data[32:64]),
+                port.data[1].eq(read.data[0:32]),
+            ]
         return m

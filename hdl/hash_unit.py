@@ -125,7 +125,7 @@ class HashLane(wiring.Component):
         words_left = Signal(16)  # words of the padded message still to write into the buffer
         marker_due = Signal()  # the 0x80 still needs a word of its own (length % 8 == 0)
         slot = Signal(3)  # where the next word goes in the buffer
-        m.submodules.buffer = buffer = BlockBuffer()
+        m.submodules.buffer = buffer = BlockBuffer(readers=2 if self.md5 else 1)
         full = Signal()  # the buffer holds a whole block for the core
         first = Signal()  # the buffer's block is the message's first
         outstanding = Signal(2)  # blocks handed to the core whose `done` has not come
@@ -165,11 +165,12 @@ class HashLane(wiring.Component):
             m.d.comb += word.eq(length_word)
 
         # -- the block, as each core wants it: SHA-1 reads big-endian words, MD5 little-endian --
-        rows = buffer.read.data
-        m.d.comb += [sha1.read.data[j].eq(rows[j]) for j in range(2)]
+        wiring.connect(m, sha1.read, buffer.read[0])
         cores = [(sha1, _words32(iv, 5))]
         if self.md5:
-            m.d.comb += [md5.read.data[j].eq(_bswap32(rows[j])) for j in range(2)]
+            md5_port = buffer.read[1]
+            m.d.comb += [md5_port.row.eq(md5.read.row), md5_port.next.eq(md5.read.next)]
+            m.d.comb += [md5.read.data[j].eq(_bswap32(md5_port.data[j])) for j in range(2)]
             cores.append((md5, [_bswap32(v) for v in _words32(iv, 4)]))
         for core, state in cores:
             p = core.blocks.payload
@@ -185,10 +186,6 @@ class HashLane(wiring.Component):
                 Mux(is_md5, md5.blocks.valid & md5.blocks.ready, sha1.blocks.valid & sha1.blocks.ready)
             )
             m.d.comb += core_done.eq(Mux(is_md5, md5.done, sha1.done))
-            m.d.comb += [
-                buffer.read.row.eq(Mux(is_md5, md5.read.row, sha1.read.row)),
-                buffer.read.next.eq(Mux(is_md5, md5.read.next, sha1.read.next)),
-            ]
             md5_cv = Cat(Const(0, 32), *(_bswap32(md5.cv[j]) for j in reversed(range(4))))
             m.d.comb += self.digest.payload.eq(Mux(is_md5, md5_cv, sha1_cv))
         else:
@@ -198,7 +195,6 @@ class HashLane(wiring.Component):
             m.d.comb += sha1.blocks.valid.eq(full)
             m.d.comb += handoff.eq(sha1.blocks.valid & sha1.blocks.ready)
             m.d.comb += core_done.eq(sha1.done)
-            m.d.comb += [buffer.read.row.eq(sha1.read.row), buffer.read.next.eq(sha1.read.next)]
             m.d.comb += self.digest.payload.eq(sha1_cv)
         m.d.sync += outstanding.eq(outstanding + handoff - core_done)
         m.d.comb += [

@@ -75,7 +75,7 @@ class CoreOnBuffer(wiring.Component):
         m = Module()
         m.submodules.core = core = self.core
         m.submodules.buffer = buffer = BlockBuffer()
-        wiring.connect(m, core.read, buffer.read)
+        wiring.connect(m, core.read, buffer.read[0])
         wiring.connect(m, wiring.flipped(self.blocks), core.blocks)
         m.d.comb += [
             buffer.write_row.eq(self.write_row),
@@ -86,6 +86,40 @@ class CoreOnBuffer(wiring.Component):
             self.done.eq(core.done),
         ]
         return m
+
+
+def test_block_buffer_banks_swap_as_the_core_takes_a_block():
+    """Two readers see the block a core works on (``next`` 0) and the one being filled (``next``
+    1) in the two banks, which trade places at ``swap``; writes never reach the core's bank."""
+    dut = BlockBuffer(readers=2)
+    rng = random.Random(3)
+    blocks = [[rng.getrandbits(64) for _ in range(8)] for _ in range(3)]
+
+    def read(ctx, port, row, next_):
+        ctx.set(dut.read[port].row, row)
+        ctx.set(dut.read[port].next, next_)
+        data = ctx.get(dut.read[port].data)
+        return (data[0] << 32) | data[1]
+
+    async def tb(ctx):
+        for n, block in enumerate(blocks):
+            for r, row in enumerate(block):
+                ctx.set(dut.write_row, r)
+                ctx.set(dut.write_data, row)
+                ctx.set(dut.write_en, 1)
+                await ctx.tick()
+            ctx.set(dut.write_en, 0)
+            for r in range(8):
+                assert read(ctx, n % 2, r, 1) == block[r]  # the filled block, offered
+                if n:
+                    assert read(ctx, 1 - n % 2, r, 0) == blocks[n - 1][r]  # the core's
+            ctx.set(dut.swap, 1)
+            await ctx.tick()
+            ctx.set(dut.swap, 0)
+            for r in range(8):
+                assert read(ctx, 0, r, 0) == block[r]
+
+    run_sim(dut, tb)
 
 
 def block_rows(fmt: str, block: bytes) -> list[int]:
@@ -511,6 +545,8 @@ def test_pool_refuses_bad_parameters():
             HMACUnit(md5_step_cycles=3)
         with pytest.raises(ValueError, match="step_cycles must be 1 or 2"):
             MD5Core(step_cycles=0)
+        with pytest.raises(ValueError, match="readers must be 1 or more"):
+            BlockBuffer(readers=0)
         gc.collect()
 
 
