@@ -28,7 +28,9 @@ the MD5 step (see :mod:`hdl.md5`) or by the ``key`` register's updates; the same
 step again the limit in two of the three; after this control was re-timed (``job.ready``,
 ``result.valid`` and the lane's start fields from registers), ``esa hdl synth --unit hmac
 --mapper abc --seed 1``: 5.8k LUT4 + 463 CCU2C + 3.2k FF, 94.9 MHz; with the cores' chained
-blocks started from registers, 5.1k LUT4 + 3.3k FF, 110.1 MHz. Before it, with
+blocks started from registers, 5.1k LUT4 + 3.3k FF, 110.1 MHz; with the block in the lane's
+LUT-RAM buffer (:mod:`hdl.block_buffer`), 4.1k LUT4 + 2.1k FF, 100.7 MHz, the longest path a
+block's first word from the buffer into the core's first sum. Before it, with
 ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``, 4.1k LUT4 + 245
 CCU2C + 2.2k FF): 103.4 MHz. The word
 counters' "last word" / "no word left" tests are registers beside the counters (``msg_last``,
