@@ -5,7 +5,10 @@ the chaining value; the next block is accepted in the cycle after, so a message 
 cycles per block (130 with ``step_cycles=2``, which splits the step for a faster clock). It knows
 nothing of padding or byte order: it sees the 16 little-endian message words X[0..15] and the
 chaining value (A, B, C, D) as RFC 1321 names them. It keeps no copy of the block: it reads each
-step's X[k] from its lane's :class:`~hdl.block_buffer.BlockBuffer` three steps ahead.
+step's X[k] from its lane's :class:`~hdl.block_buffer.BlockBuffer` three steps ahead, and the first
+four words (rows 0 and 1) before it accepts the block: while it is not reading its own block it
+keeps rows 0 and 1 of the block being filled in ``head``, reading them in turn, so that a block's
+start sums registers, not a read of the buffer.
 
 The step is written as the RFC writes it, ``a = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s)``, with the
 roles rotating (``a, b, c, d <- d, a', b, c``) instead of the RFC's renamed operands, and with one
@@ -42,7 +45,7 @@ from amaranth import Array, Cat, Const, Instance, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .block_buffer import BlockRead
+from .block_buffer import BlockRead, BlockRow
 from .target import family
 
 __all__ = ["MD5Core", "MD5Block", "MD5State", "T", "S", "K"]
@@ -152,8 +155,10 @@ class MD5Core(wiring.Component):
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 66 cycles).
     read : Out(BlockRead)
-        The block's words, X[2r] and X[2r + 1] in row r: row 0 of the offered block while idle,
-        row 1 in step 0, then X[k] of step i + 3 in step i (to step 60).
+        The block's words, X[2r] and X[2r + 1] in row r: X[k] of step i + 3 in step i (steps 1
+        to 60), rows 0 and 1 of the next block (``next``) in turn in all its other cycles. Rows
+        0 and 1 of a block must be in the buffer two cycles before the block is offered (a lane
+        writes a block's rows in order, at most one per cycle).
     cv : Out(MD5State)
         The chaining value after the most recent block; holds until the next block with ``chain``
         clear is accepted.
@@ -211,9 +216,9 @@ class MD5Core(wiring.Component):
 
         # The message word and T of the steps ahead: in step i the buffer reads X[k] of step
         # i + 3 (word `fetch`, a register: K[i + 4] is looked up for the next step by the step
-        # counter itself, no adder before the ROM) into x_ahead, the word of step i + 2. Step 0
-        # reads row 1, X[2] and X[3]: X[2] goes straight into xt, X[3] into x_ahead (row 0, X[0]
-        # and X[1], went into pre and xt as the block was accepted).
+        # counter itself, no adder before the ROM) into x_ahead, the word of step i + 2. X[0] to
+        # X[3] (K[0..3] = 0..3) come from `head`: X[0] and X[1] into pre and xt as the block is
+        # accepted, in step 0 X[2] into xt and X[3] into x_ahead.
         t_rom = Array(Const(T[i + 3] if i + 3 < 64 else 0, 32) for i in range(64))
         t_ahead = Signal(32)  # T[i + 2] in step i: the ROM read a step earlier, off the adder's path
         k_rom = Array(Const(K[i + 4] if i + 4 < 64 else 0, 4) for i in range(64))
@@ -223,6 +228,12 @@ class MD5Core(wiring.Component):
         m.d.comb += [self.read.row.eq(fetch[1:4]), self.read.next.eq(read_next)]
         fetched = Signal(32)
         m.d.comb += fetched.eq(Mux(fetch[0], self.read.data[1], self.read.data[0]))
+        head = [Signal(BlockRow, name=f"head{r}") for r in range(2)]  # rows 0 and 1, next block
+        with m.If(read_next):
+            with m.If(fetch[1]):
+                m.d.sync += head[1].eq(self.read.data)
+            with m.Else():
+                m.d.sync += head[0].eq(self.read.data)
         x_ahead = Signal(32)
 
         # One step: a' = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s); the round picks F/G/H/I and s.
@@ -319,9 +330,9 @@ class MD5Core(wiring.Component):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(4)]
                     m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
                     m.d.comb += [b_base.eq(start[1]), b_load.eq(1)]
-                    x0, x1 = self.read.data[0], self.read.data[1]  # row 0: K[0] = 0, K[1] = 1
+                    x0, x1 = head[0][0], head[0][1]  # K[0] = 0, K[1] = 1
                     m.d.sync += [pre.eq(start[0] + x0 + T[0]), xt.eq(x1 + T[1]), t_ahead.eq(T[2])]
-                    m.d.sync += [fetch.eq(K[3]), read_next.eq(0), first_step.eq(1)]  # row 1
+                    m.d.sync += [read_next.eq(0), first_step.eq(1)]
                     m.d.sync += [step.eq(0), half.eq(0)]
                     prepare_first(start[2], start[3])
                     m.next = "STEPS"
@@ -332,10 +343,13 @@ class MD5Core(wiring.Component):
                     m.d.comb += b_load.eq(1)
                     m.d.sync += [a.eq(d), c.eq(b), d.eq(c)]
                     # The next step's a is this step's d; its X[k] + T was summed a step ago.
-                    # (in step 0, X[2] of step 2 comes straight from the buffer's row 1)
-                    x_next = Mux(first_step, self.read.data[0], x_ahead)
+                    # (in step 0, X[2] and X[3] of steps 2 and 3 come from row 1 in head)
+                    x_next = Mux(first_step, head[1][0], x_ahead)
                     m.d.sync += [pre.eq(d + xt), xt.eq(x_next + t_ahead), t_ahead.eq(t_rom[step])]
-                    m.d.sync += [x_ahead.eq(fetched), fetch.eq(k_rom[step]), first_step.eq(0)]
+                    m.d.sync += [x_ahead.eq(Mux(first_step, head[1][1], fetched)), first_step.eq(0)]
+                    m.d.sync += fetch.eq(k_rom[step])
+                    with m.If(step == 60):  # the block's last word: then the next block's head
+                        m.d.sync += read_next.eq(1)
                     m.d.sync += step.eq(step + 1)
                     m.d.sync += [f_one.eq(f_next_one), f_zero.eq(f_next_zero)]
                     m.d.sync += [
@@ -350,8 +364,9 @@ class MD5Core(wiring.Component):
                 # the sums themselves, in this cycle, put a third source on every register a
                 # block's start loads: ~600 LUT4 of the core's 2,550).
                 m.d.sync += [h[j].eq(summed[j]) for j in range(4)]
-                m.d.sync += [fetch.eq(0), read_next.eq(1)]  # idle: row 0 of the next block
                 m.d.sync += self.done.eq(1)
                 idle_next()
                 m.next = "IDLE"
+        with m.If(read_next):  # rows 0 and 1 of the next block in turn (overrides the FSM's)
+            m.d.sync += fetch.eq(Mux(fetch[1], 0, 2))
         return m

@@ -7,8 +7,10 @@ on every register a block's start loads). It knows nothing of padding: it sees t
 message words M[0..15] and the chaining value H0..H4.
 
 The core keeps no copy of the block: it reads M[0..15] from its lane's
-:class:`~hdl.block_buffer.BlockBuffer`, M[0] and M[1] as it accepts the block and one word per
-round after that, into the message schedule. The schedule is a 16-word sliding window one word
+:class:`~hdl.block_buffer.BlockBuffer`, one word per round into the message schedule. M[0] and M[1]
+(row 0) it reads before it accepts the block: while it is not reading its own block, it keeps row 0
+of the block being filled in ``head``, every cycle, so that a block's start sums registers, not a
+read of the buffer. The schedule is a 16-word sliding window one word
 ahead of the rounds: in round t it holds W[t-14..t+1], W[t+1] at its tail, and the word that
 enters the tail is M[t+2] while t + 2 < 16, then W[t+2] = ROTL1(W[t-1] ^ W[t-6] ^ W[t-12] ^ W[t-14]).
 Every window register but the last two only ever shifts: no load multiplexers (yosys, ``abc -lut
@@ -23,7 +25,7 @@ from amaranth import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .block_buffer import BlockRead
+from .block_buffer import BlockRead, BlockRow
 
 __all__ = ["SHA1Core", "SHA1Block", "SHA1State", "K"]
 
@@ -53,8 +55,10 @@ class SHA1Core(wiring.Component):
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 82 cycles).
     read : Out(BlockRead)
-        The block's words, M[2r] and M[2r + 1] in row r, big-endian: row 0 of the offered block
-        while idle, then rows 1 to 7 of the accepted one in its rounds 0 to 13.
+        The block's words, M[2r] and M[2r + 1] in row r, big-endian: rows 1 to 7 of the accepted
+        block in its rounds 0 to 13, row 0 of the next block (``next``) in all its other cycles.
+        Row 0 of a block must be in the buffer two cycles before the block is offered (a lane
+        writes a block's rows in order, at most one per cycle).
     cv : Out(SHA1State)
         The chaining value after the most recent block; holds until the next block with ``chain``
         clear is accepted.
@@ -82,6 +86,9 @@ class SHA1Core(wiring.Component):
         m.d.comb += [self.read.row.eq(fetch[1:4]), self.read.next.eq(read_next)]
         fetched = Signal(32)
         m.d.comb += fetched.eq(Mux(fetch[0], self.read.data[1], self.read.data[0]))
+        head = Signal(BlockRow)  # row 0 of the block being filled, read while read_next is set
+        with m.If(read_next):
+            m.d.sync += head.eq(self.read.data)
         a, b, c, d, e = (Signal(32, name=n) for n in "abcde")  # working variables
         pre = Signal(32)  # e + K_t + W_t of the current round, summed a cycle early
         t = Signal(7)  # the round, 0..79
@@ -122,8 +129,8 @@ class SHA1Core(wiring.Component):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
                     m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
                     # Row 0 of the block: M[0] into round 0's sum, both into the window's tail
-                    m.d.sync += pre.eq(start[4] + K[0] + self.read.data[0])
-                    m.d.sync += [w[14].eq(self.read.data[0]), w[15].eq(self.read.data[1])]
+                    m.d.sync += pre.eq(start[4] + K[0] + head[0])
+                    m.d.sync += [w[14].eq(head[0]), w[15].eq(head[1])]
                     m.d.sync += [fetch.eq(2), from_buffer.eq(1), read_next.eq(0)]
                     m.d.sync += [t.eq(0), quarter.eq(0), quarter_next.eq(0)]
                     m.next = "ROUNDS"
@@ -135,7 +142,10 @@ class SHA1Core(wiring.Component):
                 m.d.sync += pre.eq(d + Array(K)[quarter_next] + w[15])
                 m.d.sync += fetch.eq(fetch + 1)
                 with m.If(fetch == 15):
-                    m.d.sync += from_buffer.eq(0)
+                    # the block's last word: from the next round on, row 0 of the next block
+                    m.d.sync += [from_buffer.eq(0), read_next.eq(1)]
+                with m.If(read_next):
+                    m.d.sync += fetch.eq(0)
                 m.d.sync += [t.eq(t + 1), quarter.eq(quarter_next)]
                 with m.If((t == 18) | (t == 38) | (t == 58)):  # round t + 2 starts a quarter
                     m.d.sync += quarter_next.eq(quarter_next + 1)
@@ -145,7 +155,6 @@ class SHA1Core(wiring.Component):
                 # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e; a chained block starts from these
                 # registers in the next cycle
                 m.d.sync += [h[j].eq(summed[j]) for j in range(5)]
-                m.d.sync += [fetch.eq(0), read_next.eq(1)]  # idle: row 0 of the next block
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
         return m
