@@ -46,7 +46,19 @@ from .hash_unit import STATE_BITS, HashAlgorithm, HashLane
 from .layouts import ICV_BYTES, ICV_WORDS, Auth, StreamWord
 from .priority import lowest_set
 
-__all__ = ["HMACJob", "HMACWord", "HMACResult", "HMACUnit", "HMACPool", "ID_BITS", "JOB_LENGTH_BITS"]
+__all__ = [
+    "HMACStart",
+    "HMACJob",
+    "HMACKeys",
+    "HMACWord",
+    "HMACResult",
+    "HMACUnit",
+    "HMACPool",
+    "ID_BITS",
+    "JOB_LENGTH_BITS",
+    "KEY_WORDS",
+    "key_words",
+]
 
 ID_BITS = 16
 """Width of the id that ties a job's data words and its result to the job."""
@@ -54,12 +66,20 @@ JOB_LENGTH_BITS = 17
 """Width of a job's message length: ``auth_len + cipher_len`` of a job fits."""
 ICV_BITS = ICV_BYTES * 8
 
-HMACJob = data.StructLayout(
+HMACStart = data.StructLayout(
     {
         "id": ID_BITS,
         "auth": Auth,
         "verify": 1,
         "length": JOB_LENGTH_BITS,
+    }
+)
+"""What an :class:`HMACUnit` takes on its ``job`` stream: an :data:`HMACJob` without its chaining
+values, which follow on the unit's ``key_word`` port."""
+
+HMACJob = data.StructLayout(
+    {
+        **{name: field.shape for name, field in HMACStart},
         "inner": STATE_BITS,
         "outer": STATE_BITS,
     }
@@ -73,6 +93,29 @@ message is followed by the expected ICV, and the result compares. ``length``: me
 (ESP: SPI, sequence number, IV and ciphertext; AH: the prepared datagram). ``inner``, ``outer``:
 the SA context's fields of the same names, as :mod:`hdl.layouts` stores them.
 """
+
+HMACKeys = data.StructLayout(
+    {
+        "inner": STATE_BITS,
+        "zero": 32,
+        "outer": STATE_BITS,
+        "pad": 32,
+    }
+)
+"""A job's chaining values as they reach an :class:`HMACUnit`: :data:`KEY_WORDS` 64-bit words, the
+top of this 384-bit value first. The unit shifts them up through its ``state`` (bits 0-159, which
+then holds ``inner``) into its ``key`` (bits 160-351: ``outer`` above 32 zero bits, the room its
+keyed-MD5 alignment shifts into); ``pad`` falls off the top."""
+
+KEY_WORDS = HMACKeys.size // 64
+"""Cycles a job's chaining values take on ``key_word``: one per 64-bit word."""
+
+
+def key_words(inner: int, outer: int) -> list[int]:
+    """The ``key_word`` values of a job, in order (``inner`` and ``outer`` as in :data:`HMACJob`)."""
+    image = inner | (outer << (STATE_BITS + 32))
+    return [(image >> (64 * (KEY_WORDS - 1 - j))) & (2**64 - 1) for j in range(KEY_WORDS)]
+
 
 HMACWord = data.StructLayout(
     {
@@ -134,8 +177,14 @@ class HMACUnit(wiring.Component):
 
     Ports
     -----
-    job : In(stream.Signature(HMACJob))
+    job : In(stream.Signature(HMACStart))
         Accepted when the unit is idle: its previous result has been taken.
+    key_word : In(64)
+        The job's chaining values (:data:`HMACKeys`, top word first), one word in each of the
+        :data:`KEY_WORDS` cycles after the job is taken. One bus can serve a pool of units: only
+        a unit that has just taken a job reads it, and its ``state`` and ``key`` registers load
+        by shifting (what ``state`` does anyway to hand the inner digest to the outer hash), so
+        no 320-bit load fans out to every unit.
     data : In(stream.Signature(StreamWord))
         The job's words: ``ceil(length / 8)`` message words (network byte order, bytes beyond
         ``length`` ignored), then for a verifying job the expected ICV as :data:`ICV_WORDS` words
@@ -173,7 +222,8 @@ class HMACUnit(wiring.Component):
         self.md5_carry = md5_carry
         super().__init__(
             {
-                "job": In(stream.Signature(HMACJob)),
+                "job": In(stream.Signature(HMACStart)),
+                "key_word": In(64),
                 "data": In(stream.Signature(StreamWord)),
                 "result": Out(stream.Signature(HMACResult)),
                 "job_id": Out(ID_BITS),
@@ -242,8 +292,13 @@ class HMACUnit(wiring.Component):
         # key register is shifted right by r bytes (one per cycle) so that its top 24 bytes read
         # r zero bytes, the key, zeros: the first 8 merge into the datagram's last word, or, when
         # r = 0, make the first appended word.
-        with m.If(align != 0):
+        keys_left = Signal(range(KEY_WORDS + 1))  # key words still to come
+        with m.If((align != 0) & (keys_left == 0)):
             m.d.sync += [key.eq(key >> 8), align.eq(align - 1)]
+        # state and key as one shift register, 64 bits a step: the key words shift in at the
+        # bottom of state (and out of its top into key); handing the inner digest to the outer
+        # hash shifts state alone, taking in words that are never read
+        state_shifted = Cat(self.key_word, state[: STATE_BITS - 64])
 
         # `job.ready` and `result.valid` are registers beside the FSM (true in IDLE / RESULT), so
         # that a pool's choice of lane starts at a flip-flop, not at a decode of the state.
@@ -314,8 +369,7 @@ class HMACUnit(wiring.Component):
                         msg_last.eq(one_word),
                         msg_done.eq(p.length == 0),
                         merge_tail.eq(keyed_job & (p.length[0:3] != 0)),
-                        state.eq(p.inner),
-                        key.eq(Cat(Const(0, 32), p.outer)),
+                        keys_left.eq(KEY_WORDS),
                         merged.eq(0),
                         outer_phase.eq(0),
                         align.eq(Mux(keyed_job, p.length[0:3], 0)),
@@ -324,6 +378,14 @@ class HMACUnit(wiring.Component):
                         self.open.eq(~no_words),
                         error.eq((p.auth == Auth.NONE) | (needs_md5(p.auth) & (not self.md5))),
                     ]
+                    m.next = "KEYS"
+            with m.State("KEYS"):
+                m.d.sync += [
+                    state.eq(state_shifted),
+                    key.eq(Cat(state[STATE_BITS - 64 :], key[:-64])),
+                    keys_left.eq(keys_left - 1),
+                ]
+                with m.If(keys_left == 1):
                     m.next = "INNER"
             with m.State("INNER"):
                 m.d.comb += lane.start.valid.eq(1)
@@ -407,7 +469,7 @@ class HMACUnit(wiring.Component):
                 with m.Else():
                     m.d.comb += [feed.valid.eq(1), feed.payload.eq(state[-64:])]
                     with m.If(feed.ready):
-                        m.d.sync += [state.eq(state << 64), words.eq(words + 1)]
+                        m.d.sync += [state.eq(state_shifted), words.eq(words + 1)]
             with m.State("OUTER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
                 with m.If(lane.digest.valid):
@@ -514,15 +576,32 @@ class HMACPool(wiring.Component):
         m.d.comb += self.busy.eq(Cat(u.busy for u in units))
 
         # Jobs: to the highest-numbered idle lane that can run them (lanes' `ready` are registers).
+        # The job's chaining values follow on the one key bus in the next KEY_WORDS cycles, while
+        # the pool takes no other job.
         n = self.lanes
         lane_bits = max(1, (n - 1).bit_length())
         md5_job = needs_md5(self.jobs.payload.auth) & (self.md5_lanes > 0)
+        keys = Signal(HMACKeys)
+        keys_left = Signal(range(KEY_WORDS + 1))
+        free = Signal()  # the key bus is free (a register, off the lanes' `ready`)
+        m.d.comb += free.eq(keys_left == 0)
         taken = Const(0)
         for i, u in reversed(list(enumerate(units))):
             able = u.job.ready & (~md5_job if i >= self.md5_lanes else 1)
-            m.d.comb += [u.job.payload.eq(self.jobs.payload), u.job.valid.eq(self.jobs.valid & able & ~taken)]
+            m.d.comb += [u.job.payload[name].eq(self.jobs.payload[name]) for name, _ in HMACStart]
+            m.d.comb += [
+                u.job.valid.eq(self.jobs.valid & free & able & ~taken),
+                u.key_word.eq(keys.as_value()[-64:]),
+            ]
             taken = taken | able
-        m.d.comb += self.jobs.ready.eq(taken)
+        m.d.comb += self.jobs.ready.eq(taken & free)
+        with m.If(self.jobs.valid & self.jobs.ready):
+            m.d.sync += [
+                keys.eq(Cat(self.jobs.payload.inner, Const(0, 32), self.jobs.payload.outer)),
+                keys_left.eq(KEY_WORDS),
+            ]
+        with m.Elif(~free):
+            m.d.sync += [keys.eq(keys.as_value() << 64), keys_left.eq(keys_left - 1)]
 
         # Data: through a two-word input buffer whose head already knows its lane: the id is
         # compared with the lanes' job ids when the word enters the head, so the data stream's

@@ -31,7 +31,7 @@ from hdl_helpers import Cycles, get, put, run_sim  # noqa: E402
 from driver.hash_state import MD5_IV, SHA1_IV, hmac_states, keyed_md5_state  # noqa: E402
 from hdl.block_buffer import BlockBuffer  # noqa: E402
 from hdl.hash_unit import HashAlgorithm, HashLane  # noqa: E402
-from hdl.hmac import HMACPool, HMACUnit  # noqa: E402
+from hdl.hmac import HMACPool, HMACStart, HMACUnit, key_words  # noqa: E402
 from hdl.layouts import Auth, icv_length  # noqa: E402
 from hdl.md5 import MD5Core  # noqa: E402
 from hdl.sha1 import SHA1Core  # noqa: E402
@@ -295,13 +295,22 @@ def make_job(ident, auth, key, msg, *, expected_icv=None):
     return job, [(w, int(i == len(words) - 1)) for i, w in enumerate(words)]
 
 
+async def put_unit_job(ctx, unit, job, **kwargs) -> None:
+    """Hand an HMACJob payload to one HMACUnit as a pool does: its start on ``job`` (``kwargs`` as
+    for ``put``), then its chaining values on ``key_word``, a word per cycle."""
+    await put(ctx, unit.job, {name: job[name] for name, _ in HMACStart}, **kwargs)
+    for word in key_words(job["inner"], job["outer"]):
+        ctx.set(unit.key_word, word)
+        await ctx.tick()
+
+
 def run_unit(jobs, *, rng=None, idle=0.0, stall=0.0, **params):
     """Run (job, words) pairs one after another through one HMACUnit; return the results."""
     dut, results = HMACUnit(**params), []
 
     async def tb(ctx):
         for job, words in jobs:
-            await put(ctx, dut.job, job, rng=rng, idle=idle)
+            await put_unit_job(ctx, dut, job, rng=rng, idle=idle)
             for data, last in words:
                 await put(ctx, dut.data, {"data": data, "last": last}, rng=rng, idle=idle)
             r = await get(ctx, dut.result, rng=rng, stall=stall)
@@ -428,7 +437,7 @@ def test_unit_with_fifo_takes_a_packet_at_one_word_per_cycle():
     clock = Cycles()
 
     async def tb(ctx):
-        await put(ctx, dut.job, job)
+        await put_unit_job(ctx, dut, job)
         t0 = clock.now
         for data, last in words:
             await put(ctx, dut.data, {"data": data, "last": last})
