@@ -41,7 +41,7 @@ counters' "last word" / "no word left" tests are registers beside the counters (
 block buffer.
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -518,7 +518,9 @@ class HMACPool(wiring.Component):
     Ports
     -----
     jobs : In(stream.Signature(HMACJob))
-        Accepted when a lane is idle. The ids of the jobs in the pool must differ.
+        Accepted when a lane that can run the job has been idle for a cycle and the key bus is
+        free (:data:`KEY_WORDS` cycles after the pool took a job). The ids of the jobs in the
+        pool must differ.
     data : In(stream.Signature(HMACWord))
         Data words, each for the job its ``id`` names, in that job's order (see
         :attr:`HMACUnit.data`). Send a job's words only after the pool accepted the job. A word
@@ -527,7 +529,7 @@ class HMACPool(wiring.Component):
         buffer (``ready`` is a register; a word reaches its lane two cycles after its transfer
         at the earliest); a word's lane is looked up when it enters the buffer's head.
     results : Out(stream.Signature(HMACResult))
-        One result per job, from a register (a cycle after the lane has it, at the earliest).
+        One result per job, from a register (two cycles after the lane has it, at the earliest).
     dropped : Out(1)
         Strobe: a data word naming no open job was dropped this cycle (at the buffer's head).
     busy : Out(lanes)
@@ -578,26 +580,31 @@ class HMACPool(wiring.Component):
             units.append(unit)
         m.d.comb += self.busy.eq(Cat(u.busy for u in units))
 
-        # Jobs: to the highest-numbered idle lane that can run them (lanes' `ready` are registers).
-        # The job's chaining values follow on the one key bus in the next KEY_WORDS cycles, while
-        # the pool takes no other job.
+        # Jobs: to the highest-numbered idle lane that can run them. The lane is chosen a cycle
+        # ahead, from the lanes' `ready` registers, into one-hot registers (any lane; an MD5
+        # lane), so that a lane's `valid` leaves a register here instead of a priority chain
+        # over every lane's `ready`: on the whole engine the lanes sit far apart. The choice is
+        # a cycle stale only right after a job is taken, while the key bus keeps the pool from
+        # taking another: the job's chaining values follow on it in the next KEY_WORDS cycles.
         n = self.lanes
         lane_bits = max(1, (n - 1).bit_length())
         md5_job = needs_md5(self.jobs.payload.auth) & (self.md5_lanes > 0)
         keys = Signal(HMACKeys)
         keys_left = Signal(range(KEY_WORDS + 1))
-        free = Signal()  # the key bus is free (a register, off the lanes' `ready`)
+        free = Signal()  # the key bus is free
         m.d.comb += free.eq(keys_left == 0)
-        taken = Const(0)
-        for i, u in reversed(list(enumerate(units))):
-            able = u.job.ready & (~md5_job if i >= self.md5_lanes else 1)
+        ready = Cat(u.job.ready for u in units)
+        md5_mask = Const(sum(1 << i for i in range(self.md5_lanes)), n)
+        pick_any, pick_md5 = Signal(n), Signal(n)
+        m.d.sync += [pick_any.eq(_highest(ready)), pick_md5.eq(_highest(ready & md5_mask))]
+        pick = Mux(md5_job, pick_md5, pick_any)
+        for i, u in enumerate(units):
             m.d.comb += [u.job.payload[name].eq(self.jobs.payload[name]) for name, _ in HMACStart]
             m.d.comb += [
-                u.job.valid.eq(self.jobs.valid & free & able & ~taken),
+                u.job.valid.eq(self.jobs.valid & free & pick[i]),
                 u.key_word.eq(keys.as_value()[-64:]),
             ]
-            taken = taken | able
-        m.d.comb += self.jobs.ready.eq(taken & free)
+        m.d.comb += self.jobs.ready.eq(free & pick.any())
         with m.If(self.jobs.valid & self.jobs.ready):
             m.d.sync += [
                 keys.eq(Cat(self.jobs.payload.inner, Const(0, 32), self.jobs.payload.outer)),
@@ -647,23 +654,31 @@ class HMACPool(wiring.Component):
         with m.Elif(incoming):
             m.d.sync += [skid_valid.eq(1), skid.eq(word)]
 
-        # Results: a register, loaded from the lowest-numbered lane with one (a log-depth choice
-        # over the lanes' `result.valid` registers).
+        # Results: a register, loaded from the lowest-numbered lane with one. The lane is granted
+        # a cycle ahead (a one-hot register, chosen while `res` is empty and no grant is out), so
+        # that its `ready` leaves a register here and no path goes from the lanes' `valid` back
+        # to them in one cycle; a result every three cycles at most, for jobs of hundreds.
         res_valid = Signal()
         res = Signal(HMACResult)
         has = Cat(u.result.valid for u in units)
         found, index = lowest_set(has, lane_bits)
+        grant = Signal(n)  # one-hot: the lane whose result moves into `res` in this cycle
+        grant_index = Signal(lane_bits)
         payloads = Array(u.result.payload.as_value() for u in units)
-        load = Signal()
-        m.d.comb += [
-            self.results.valid.eq(res_valid),
-            self.results.payload.eq(res),
-            load.eq(found & (~res_valid | self.results.ready)),
-        ]
-        for i, u in enumerate(units):
-            m.d.comb += u.result.ready.eq(load & (index == i))
-        with m.If(load):
-            m.d.sync += [res_valid.eq(1), res.eq(payloads[index])]
+        m.d.comb += [self.results.valid.eq(res_valid), self.results.payload.eq(res)]
+        m.d.comb += [u.result.ready.eq(grant[i]) for i, u in enumerate(units)]
+        with m.If(found & ~res_valid & ~grant.any()):
+            m.d.sync += [grant.eq(Cat(index == i for i in range(n))), grant_index.eq(index)]
+        with m.Else():
+            m.d.sync += grant.eq(0)
+        with m.If(grant.any()):
+            m.d.sync += [res_valid.eq(1), res.eq(payloads[grant_index])]
         with m.Elif(self.results.ready):
             m.d.sync += res_valid.eq(0)
         return m
+
+
+def _highest(bits: Value) -> Value:
+    """One-hot of the highest set bit of ``bits`` (0 when none is)."""
+    n = len(bits)
+    return Cat(bits[i] & ~bits[i + 1 :].any() if i + 1 < n else bits[i] for i in range(n))
