@@ -127,6 +127,9 @@ class HashLane(wiring.Component):
         slot = Signal(3)  # where the next word goes in the buffer
         m.submodules.buffer = buffer = BlockBuffer(readers=2 if self.md5 else 1)
         full = Signal()  # the buffer holds a whole block for the core
+        # full, for the MD5 or the SHA-1 core: registers, so that a core's `valid` and the
+        # lane's view of the handoff are each one gate from registers on both sides
+        offer_md5, offer_sha1 = Signal(), Signal()
         first = Signal()  # the buffer's block is the message's first
         outstanding = Signal(2)  # blocks handed to the core whose `done` has not come
 
@@ -181,10 +184,8 @@ class HashLane(wiring.Component):
         sha1_cv = Cat(*(sha1.cv[j] for j in reversed(range(5))))
         if self.md5:
             is_md5 = algorithm == HashAlgorithm.MD5
-            m.d.comb += [md5.blocks.valid.eq(full & is_md5), sha1.blocks.valid.eq(full & ~is_md5)]
-            m.d.comb += handoff.eq(
-                Mux(is_md5, md5.blocks.valid & md5.blocks.ready, sha1.blocks.valid & sha1.blocks.ready)
-            )
+            m.d.comb += [md5.blocks.valid.eq(offer_md5), sha1.blocks.valid.eq(offer_sha1)]
+            m.d.comb += handoff.eq((offer_md5 & md5.blocks.ready) | (offer_sha1 & sha1.blocks.ready))
             m.d.comb += core_done.eq(Mux(is_md5, md5.done, sha1.done))
             md5_cv = Cat(Const(0, 32), *(_bswap32(md5.cv[j]) for j in reversed(range(4))))
             m.d.comb += self.digest.payload.eq(Mux(is_md5, md5_cv, sha1_cv))
@@ -192,7 +193,7 @@ class HashLane(wiring.Component):
             # Without an MD5 core every message goes through SHA-1 (an MD5 request gets a
             # meaningless digest, but the lane never stalls on it).
             is_md5 = Const(0)
-            m.d.comb += sha1.blocks.valid.eq(full)
+            m.d.comb += sha1.blocks.valid.eq(offer_sha1)
             m.d.comb += handoff.eq(sha1.blocks.valid & sha1.blocks.ready)
             m.d.comb += core_done.eq(sha1.done)
             m.d.comb += self.digest.payload.eq(sha1_cv)
@@ -233,9 +234,9 @@ class HashLane(wiring.Component):
                     with m.Elif(marker_due):
                         m.d.sync += marker_due.eq(0)
                     with m.If(slot == 7):
-                        m.d.sync += full.eq(1)
+                        m.d.sync += [full.eq(1), offer_md5.eq(is_md5), offer_sha1.eq(~is_md5)]
                 with m.If(handoff):
-                    m.d.sync += [full.eq(0), first.eq(0)]
+                    m.d.sync += [full.eq(0), offer_md5.eq(0), offer_sha1.eq(0), first.eq(0)]
                     with m.If(words_left == 0):
                         m.next = "FINISH"
             with m.State("FINISH"):

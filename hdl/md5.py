@@ -316,12 +316,15 @@ class MD5Core(wiring.Component):
         for j, wj in enumerate((a, b, c, d)):
             m.d.comb += summed[j].eq(h[j] + wj)
 
+        # `ready` is a register (the lane's view of a handoff then starts at registers)
+        idle = Signal(init=1)
+        m.d.comb += self.blocks.ready.eq(idle)
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 # pre, F and (split) total_q are 0 here: rotated is 0 and b loads b_base
-                m.d.comb += self.blocks.ready.eq(1)
                 with m.If(self.blocks.valid):
+                    m.d.sync += idle.eq(0)
                     # Latch the block and start step 0 from the chaining value (B is b's load,
                     # see above).
                     p = self.blocks.payload
@@ -364,7 +367,7 @@ class MD5Core(wiring.Component):
                 # the sums themselves, in this cycle, put a third source on every register a
                 # block's start loads: ~600 LUT4 of the core's 2,550).
                 m.d.sync += [h[j].eq(summed[j]) for j in range(4)]
-                m.d.sync += self.done.eq(1)
+                m.d.sync += [self.done.eq(1), idle.eq(1)]
                 idle_next()
                 m.next = "IDLE"
         with m.If(read_next):  # rows 0 and 1 of the next block in turn (overrides the FSM's)

@@ -117,11 +117,14 @@ class SHA1Core(wiring.Component):
         for j, v in enumerate((a, b, c, d, e)):
             m.d.comb += summed[j].eq(h[j] + v)
 
+        # `ready` is a register (the lane's view of a handoff then starts at registers)
+        idle = Signal(init=1)
+        m.d.comb += self.blocks.ready.eq(idle)
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.blocks.ready.eq(1)
                 with m.If(self.blocks.valid):
+                    m.d.sync += idle.eq(0)
                     # Latch the block and start round 0 from the chaining value.
                     p = self.blocks.payload
                     start = [Mux(p.chain, h[j], p.iv[j]) for j in range(5)]
@@ -155,6 +158,6 @@ class SHA1Core(wiring.Component):
                 # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e; a chained block starts from these
                 # registers in the next cycle
                 m.d.sync += [h[j].eq(summed[j]) for j in range(5)]
-                m.d.sync += self.done.eq(1)
+                m.d.sync += [self.done.eq(1), idle.eq(1)]
                 m.next = "IDLE"
         return m
