@@ -11,11 +11,11 @@ take, release, cipher done, hash done) reaches a slot's bits through a decoder o
 slot number (or a one-hot register), so each flag's next value is a few LUTs of that slot's own
 bits; nothing selects one slot's bit out of 32 on the way to the next state. ``finished`` is a
 register (computed from the next state). The intake's ``early`` pulse is registered here first
-(it comes from the intake's input handshake). A unit's start is three register stages: a round
+(it comes from the intake's input handshake). A unit's start is four register stages: a round
 robin over the registered pending vector loads a one-hot grant; the grant's slot number
 addresses the work descriptions in block RAM (and clears the pending bit); the RAM's word is
-registered and offered. The next grant waits beside the offer, so an offer can follow every
-second cycle. A hash result is compared over four stages before the slot's hash is marked done:
+registered, then loaded into the offer. The next grant waits beside the offer, so an offer can
+follow every third cycle. A hash result is compared over four stages before the slot's hash is marked done:
 the expected ICV is read, registered, each 32-bit word's difference is registered, the words
 that count are combined.
 """
@@ -58,8 +58,8 @@ class SlotScheduler(wiring.Component):
     take, take_slot : In
         The emitter took a finished slot; ``release, release_slot``: it sent the last word.
     cipher_start / hash_start : Out(stream)
-        Work for the cipher and hash units (a slot's work is offered from the fourth cycle after
-        it became pending; every second cycle while slots are pending).
+        Work for the cipher and hash units (a slot's work is offered from the fifth cycle after
+        it became pending; every third cycle while slots are pending).
     cipher_done, cipher_done_slot : In
         The cipher finished the job in a slot.
     hash_done, hash_done_slot, hash_done_icv : In
@@ -244,7 +244,10 @@ class SlotScheduler(wiring.Component):
 
         # Starting work: pick a pending slot into a one-hot register; read its description (and
         # clear its pending bit) when nothing is offered or the offer is being taken; register
-        # the RAM's word a cycle later and offer it until taken. The next pick is made while the
+        # the RAM's word a cycle later, unconditionally (so that the register can sit by the
+        # block RAM, whose output is slow: the RAM's 5.8 ns and a route across the device to the
+        # offer's multiplexer were the reduced engine's critical path), load it into the offer a
+        # cycle after that and offer it until taken. The next pick is made while the
         # description before it is offered.
         for name, pending, pick_oh, mem, port in (
             ("cipher", cipher_pending, cpick_oh, cipher_mem, self.cipher_start),
@@ -259,22 +262,24 @@ class SlotScheduler(wiring.Component):
             offering = Signal(name=f"{name}_offering")
             read = Signal(name=f"{name}_read")
             reading = Signal(name=f"{name}_reading")  # the RAM's word is on rp.data
+            landed = Signal(name=f"{name}_landed")  # ... and now in `word`
+            word = Signal.like(rp.data, name=f"{name}_word")
             offer = Signal.like(port.payload, name=f"{name}_offer")
             m.d.comb += [
                 rr.requests.eq(pending),
-                # (a read while the offer is taken: offering falls as the word reaches rp.data)
-                read.eq(granted & ~reading & (~offering | port.ready)),
+                # (a read while the offer is taken: offering falls before the word lands)
+                read.eq(granted & ~reading & ~landed & (~offering | port.ready)),
                 rp.addr.eq(grant_index),
                 rp.en.eq(read),
                 pick_oh.eq(Mux(read, grant, 0)),
                 port.payload.eq(offer),
                 port.valid.eq(offering),
             ]
-            m.d.sync += reading.eq(read)
+            m.d.sync += [reading.eq(read), landed.eq(reading), word.eq(rp.data)]
             with m.If(read):
                 m.d.sync += granted.eq(0)
-            with m.If(reading):
-                m.d.sync += [offer.eq(rp.data), offering.eq(1)]
+            with m.If(landed):
+                m.d.sync += [offer.eq(word), offering.eq(1)]
             with m.Elif(port.ready):
                 m.d.sync += offering.eq(0)
             with m.If(~granted & rr.valid):
