@@ -28,10 +28,10 @@ BlockRead = wiring.Signature(
     }
 )
 """A core's read port into its block buffer, from the core's side. ``row``: which row. ``next``:
-1 reads the block offered on the core's ``blocks`` stream (the core reads its first words in the
-cycle it accepts it), 0 the block the core accepted last. ``data``: that row, in the same cycle
-(the RAM's read is asynchronous); so that the read is not a path of its own, a core drives
-``row`` and ``next`` from registers."""
+1 reads the bank the lane fills, whose block is offered on the core's ``blocks`` stream once it
+is whole (the cores read a block's first rows from there ahead of time), 0 the block the core
+accepted last. ``data``: that row, in the same cycle (the RAM's read is asynchronous); so that
+the read is not a path of its own, a core drives ``row`` and ``next`` from registers."""
 
 
 class BlockBuffer(wiring.Component):
@@ -42,7 +42,7 @@ class BlockBuffer(wiring.Component):
     readers : int
         Read ports, one per core: each is a copy of the RAM (16 more LUT-RAM cells), so that a
         core's address registers drive its RAM directly, with no choice of core before the read
-        (a lane's MD5 and SHA-1 each start a block with a sum of the word read).
+        and each read word going to one core.
 
     Ports
     -----

@@ -136,10 +136,19 @@ class SlotScheduler(wiring.Component):
         # 2,000 of the logic sites an ECP5-85F has); each read is registered once more after the
         # RAM, whose own output is slow. The generated ICVs stay in distributed RAM: the emitter
         # reads them with one cycle of latency.
+        # A slot's hash description and expected ICV are written at its commit and read only
+        # after it (the hash is pending from the commit on), so no read meets a write to its
+        # address: `no_rw_check` spares the bypass yosys would otherwise build after the RAM, a
+        # multiplexer between its slow output and the register (the reduced engine's critical
+        # path). A cipher description can be read between an early start's write and the
+        # commit's, so its RAM keeps the check.
         block = {"ram_style": "block"}
+        unchecked = {"ram_style": "block", "no_rw_check": 1}
         m.submodules.cipher_mem = cipher_mem = Memory(shape=cs_layout, depth=n, init=[], attrs=block)
-        m.submodules.hash_mem = hash_mem = Memory(shape=hs_layout, depth=n, init=[], attrs=block)
-        m.submodules.icv_exp_mem = icv_exp_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[], attrs=block)
+        m.submodules.hash_mem = hash_mem = Memory(shape=hs_layout, depth=n, init=[], attrs=unchecked)
+        m.submodules.icv_exp_mem = icv_exp_mem = Memory(
+            shape=64 * ICV_WORDS, depth=n, init=[], attrs=unchecked
+        )
         m.submodules.icv_gen_mem = icv_gen_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[])
 
         op_cipher, op_auth, op_in = r.op[0], r.op[1], r.op[2]
