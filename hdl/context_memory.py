@@ -77,6 +77,10 @@ class ContextMemory(wiring.Component):
         # enable would cost a hold multiplexer after the RAM in synthesis). A write to the
         # address that rd_en reads at the same edge is kept in `written` (one register: reads
         # are READ_LATENCY or more cycles apart) and replaces the RAM's word at the end.
+        # `written` takes every write to the address being read, kept or not, except in the
+        # cycle after a kept read's collision (it then holds that write until it is used), so
+        # that its enable does not wait for rd_en: the job stream's handshake -> rd_en -> the
+        # compare -> the enables of all its bits was the reduced engine's critical path.
         rp = mem.read_port()
         m.d.comb += rp.addr.eq(self.rd_addr[:abits])
         asked, in_range, collided = Signal(), Signal(), Signal()
@@ -88,7 +92,7 @@ class ContextMemory(wiring.Component):
             in_range.eq(self.rd_addr < self.conns),
             collided.eq(collides),
         ]
-        with m.If(collides):
+        with m.If(wp.en & (wp.addr == rp.addr) & ~collided):
             m.d.sync += written.eq(wp.data)
         ram_word = Signal(SAContext)  # beside the RAM
         asked_q, in_range_q, collided_q = Signal(), Signal(), Signal()

@@ -32,8 +32,8 @@ step (3,144 -> 2,533 LUT4), 119.0 MHz, the longest path a chained block's start 
 in the finishing cycle); with chained blocks started from registers a cycle later (2,533 -> 1,911
 LUT4), 121.2 MHz, the longest path the step's first adder; with the words read from the lane's
 block buffer instead of a 512-bit copy and its 16-way select (yosys, ``abc -lut 4:7``), 1,911 ->
-1,293 LUT4 and 1,107 -> 467 flip-flops, 112.2 / 116.8 / 120.0 MHz (seeds 1, 2, 3), the step's loop
-the limit under each. The cell netlist is for synthesis:
+1,389 LUT4 and 1,107 -> 596 flip-flops (with ``head`` and the ``idle`` flag below), 118.4 / 119.6
+/ 117.2 MHz (seeds 1, 2, 3), the step's loop the limit under each. The cell netlist is for synthesis:
 the default, ``carry="auto"``, builds it when the core is elaborated for ECP5 (platform
 :data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain adders otherwise; the tests run
 it in Icarus with yosys's cell models.
