@@ -33,8 +33,7 @@ LUT-RAM buffer (:mod:`hdl.block_buffer`), 4.1k LUT4 + 2.1k FF, 100.7 MHz, the lo
 block's first word from the buffer into the core's first sum; with the first words kept in the
 cores' ``head`` registers, 111.3 MHz; with the chaining values shifted in from the key bus (no
 parallel load of ``state`` and ``key``), 3.9k LUT4 + 2.3k FF, 113.8 MHz (112.1 at the lane's
-registered handoff), the MD5 step the limit.
-Before it, with
+registered handoff), the MD5 step the limit. Before the chained start, with
 ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``, 4.1k LUT4 + 245
 CCU2C + 2.2k FF): 103.4 MHz. The word
 counters' "last word" / "no word left" tests are registers beside the counters (``msg_last``,
@@ -117,7 +116,7 @@ KEY_WORDS = HMACKeys.size // 64
 
 def key_words(inner: int, outer: int) -> list[int]:
     """The ``key_word`` values of a job, in order (``inner`` and ``outer`` as in :data:`HMACJob`)."""
-    image = inner | (outer << (STATE_BITS + 32))
+    image = (inner << HMACKeys["inner"].offset) | (outer << HMACKeys["outer"].offset)
     return [(image >> (64 * (KEY_WORDS - 1 - j))) & (2**64 - 1) for j in range(KEY_WORDS)]
 
 
@@ -608,7 +607,10 @@ class HMACPool(wiring.Component):
         m.d.comb += self.jobs.ready.eq(free & pick.any())
         with m.If(self.jobs.valid & self.jobs.ready):
             m.d.sync += [
-                keys.eq(Cat(self.jobs.payload.inner, Const(0, 32), self.jobs.payload.outer)),
+                keys.inner.eq(self.jobs.payload.inner),
+                keys.zero.eq(0),
+                keys.outer.eq(self.jobs.payload.outer),
+                keys.pad.eq(0),
                 keys_left.eq(KEY_WORDS),
             ]
         with m.Elif(~free):
