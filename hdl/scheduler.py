@@ -15,7 +15,8 @@ register (computed from the next state). The intake's ``early`` pulse is registe
 robin over the registered pending vector loads a one-hot grant; the grant's slot number
 addresses the work descriptions in block RAM (and clears the pending bit); the RAM's word is
 registered, then loaded into the offer. The next grant waits beside the offer, so an offer can
-follow every third cycle. A hash result is compared over four stages before the slot's hash is marked done:
+follow every third cycle. A hash result is compared over four stages before the slot's hash is
+marked done:
 the expected ICV is read, registered, each 32-bit word's difference is registered, the words
 that count are combined.
 """

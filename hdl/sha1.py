@@ -10,9 +10,9 @@ The core keeps no copy of the block: it reads M[0..15] from its lane's
 :class:`~hdl.block_buffer.BlockBuffer`, one word per round into the message schedule. M[0] and M[1]
 (row 0) it reads before it accepts the block: while it is not reading its own block, it keeps row 0
 of the block being filled in ``head``, every cycle, so that a block's start sums registers, not a
-read of the buffer. The schedule is a 16-word sliding window one word
-ahead of the rounds: in round t it holds W[t-14..t+1], W[t+1] at its tail, and the word that
-enters the tail is M[t+2] while t + 2 < 16, then W[t+2] = ROTL1(W[t-1] ^ W[t-6] ^ W[t-12] ^ W[t-14]).
+read of the buffer. The schedule is a 16-word sliding window one word ahead of the rounds: in
+round t it holds W[t-14..t+1], W[t+1] at its tail, and the word that enters the tail is M[t+2]
+while t + 2 < 16, then W[t+2] = ROTL1(W[t-1] ^ W[t-6] ^ W[t-12] ^ W[t-14]).
 Every window register but the last two only ever shifts: no load multiplexers (yosys, ``abc -lut
 4:7``: 1,334 -> 958 LUT4 against the window loaded with the whole block as it was accepted).
 
