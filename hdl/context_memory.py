@@ -74,33 +74,37 @@ class ContextMemory(wiring.Component):
             wp.en.eq(self.contexts.valid & (w.conn_id < self.conns)),
         ]
         # The RAM reads every cycle; rd_en's read goes down the registers beside it (a RAM read
-        # enable would cost a hold multiplexer after the RAM in synthesis). A write to the
-        # address that rd_en reads at the same edge is kept in `written` (one register: reads
-        # are READ_LATENCY or more cycles apart) and replaces the RAM's word at the end.
-        # `written` takes every write to the address being read, kept or not, except in the
-        # cycle after a kept read's collision (it then holds that write until it is used), so
-        # that its enable does not wait for rd_en: the job stream's handshake -> rd_en -> the
-        # compare -> the enables of all its bits was the reduced engine's critical path.
+        # enable would cost a hold multiplexer after the RAM in synthesis). Every write is
+        # registered (data, address, enable) and goes down a second register, `written`, beside
+        # the RAM's word; a cycle after a read, its registered address is compared with the
+        # registered write's, so a write at the read's own edge replaces the RAM's word at the
+        # end. Nothing waits for the job stream's handshake or the read address in the cycle
+        # they arrive (the handshake -> the address compare -> the enables of all of `written`'s
+        # 400-odd bits was the reduced engine's critical path).
         rp = mem.read_port()
         m.d.comb += rp.addr.eq(self.rd_addr[:abits])
-        asked, in_range, collided = Signal(), Signal(), Signal()
-        collides = Signal()
+        asked, in_range = Signal(), Signal()
+        read_addr = Signal(abits)  # the address sampled with the read
+        w_data = Signal(SAContext)  # the write at the last edge
+        w_addr = Signal(abits)
+        w_en = Signal()
         written = Signal(SAContext)
-        m.d.comb += collides.eq(self.rd_en & wp.en & (wp.addr == rp.addr))
         m.d.sync += [
             asked.eq(self.rd_en),
             in_range.eq(self.rd_addr < self.conns),
-            collided.eq(collides),
+            read_addr.eq(rp.addr),
+            w_data.eq(wp.data),
+            w_addr.eq(wp.addr),
+            w_en.eq(wp.en),
+            written.eq(w_data),
         ]
-        with m.If(wp.en & (wp.addr == rp.addr) & ~collided):
-            m.d.sync += written.eq(wp.data)
         ram_word = Signal(SAContext)  # beside the RAM
         asked_q, in_range_q, collided_q = Signal(), Signal(), Signal()
         m.d.sync += [
             ram_word.eq(rp.data),
             asked_q.eq(asked),
             in_range_q.eq(in_range),
-            collided_q.eq(collided),
+            collided_q.eq(w_en & (w_addr == read_addr)),
         ]
         with m.If(asked_q):
             m.d.sync += [
