@@ -80,7 +80,7 @@ class ContextMemory(wiring.Component):
         # registered write's, so a write at the read's own edge replaces the RAM's word at the
         # end. Nothing waits for the job stream's handshake or the read address in the cycle
         # they arrive (the handshake -> the address compare -> the enables of all of `written`'s
-        # 400-odd bits was the reduced engine's critical path).
+        # 390 bits was the reduced engine's critical path).
         rp = mem.read_port()
         m.d.comb += rp.addr.eq(self.rd_addr[:abits])
         asked, in_range = Signal(), Signal()

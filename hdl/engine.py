@@ -92,12 +92,11 @@ class Engine(wiring.Component):
         check_parameters(params)
         self.params = {**DEFAULTS, **params}
         p = self.params
-        md5_lanes = p["hash_lanes"] if p["md5_lanes"] is None else p["md5_lanes"]
         self.core = EngineCore(conns=p["conns"], slots=p["slots"], max_job_bytes=p["max_job_bytes"])
         self.cbc = CBCUnit(stages=p["des_stages"], lanes=p["cbc_lanes"])
         self.pool = HMACPool(
             lanes=p["hash_lanes"],
-            md5_lanes=min(md5_lanes, p["hash_lanes"]),
+            md5_lanes=None if p["md5_lanes"] is None else min(p["md5_lanes"], p["hash_lanes"]),
             fifo_depth=p["hash_fifo_depth"],
         )
         super().__init__(

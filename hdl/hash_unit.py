@@ -126,10 +126,11 @@ class HashLane(wiring.Component):
         marker_due = Signal()  # the 0x80 still needs a word of its own (length % 8 == 0)
         slot = Signal(3)  # where the next word goes in the buffer
         m.submodules.buffer = buffer = BlockBuffer(readers=2 if self.md5 else 1)
-        full = Signal()  # the buffer holds a whole block for the core
-        # full, for the MD5 or the SHA-1 core: registers, so that a core's `valid` and the
-        # lane's view of the handoff are each one gate from registers on both sides
+        # the buffer holds a whole block for the MD5 or the SHA-1 core: registers, so that a
+        # core's `valid` and the lane's view of the handoff are each one gate from registers on
+        # both sides
         offer_md5, offer_sha1 = Signal(), Signal()
+        full = offer_md5 | offer_sha1
         first = Signal()  # the buffer's block is the message's first
         outstanding = Signal(2)  # blocks handed to the core whose `done` has not come
 
@@ -234,9 +235,9 @@ class HashLane(wiring.Component):
                     with m.Elif(marker_due):
                         m.d.sync += marker_due.eq(0)
                     with m.If(slot == 7):
-                        m.d.sync += [full.eq(1), offer_md5.eq(is_md5), offer_sha1.eq(~is_md5)]
+                        m.d.sync += [offer_md5.eq(is_md5), offer_sha1.eq(~is_md5)]
                 with m.If(handoff):
-                    m.d.sync += [full.eq(0), offer_md5.eq(0), offer_sha1.eq(0), first.eq(0)]
+                    m.d.sync += [offer_md5.eq(0), offer_sha1.eq(0), first.eq(0)]
                     with m.If(words_left == 0):
                         m.next = "FINISH"
             with m.State("FINISH"):
