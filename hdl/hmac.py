@@ -508,8 +508,8 @@ class HMACPool(wiring.Component):
         Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
     md5_lanes : int or None
         How many lanes (lanes 0 .. md5_lanes - 1) have an MD5 core; the others run SHA-1 only,
-        which saves nearly half a unit's logic (HMACUnit(fifo_depth=8) alone, yosys: 3,932 ->
-        2,192 LUT4).
+        which saves nearly half a unit's logic (HMACUnit(fifo_depth=8) alone, yosys: 3,935 ->
+        2,190 LUT4).
         ``None``: all. With 0, MD5 jobs are taken by any lane and complete with ``error``.
     md5_step_cycles : 1 or 2
         See :class:`HMACUnit`.
