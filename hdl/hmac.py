@@ -32,7 +32,7 @@ blocks started from registers, 5.1k LUT4 + 3.3k FF, 110.1 MHz; with the block in
 LUT-RAM buffer (:mod:`hdl.block_buffer`), 4.1k LUT4 + 2.1k FF, 100.7 MHz, the longest path a
 block's first word from the buffer into the core's first sum; with the first words kept in the
 cores' ``head`` registers, 111.3 MHz; with the chaining values shifted in from the key bus (no
-parallel load of ``state`` and ``key``), 3.9k LUT4 + 2.3k FF, 113.8 MHz (112.1 at the lane's
+parallel load of ``state`` and ``key``), 3.9k LUT4 + 2.3k FF, 113.8 MHz (111.7 at the lane's
 registered handoff), the MD5 step the limit. Before the chained start, with
 ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``, 4.1k LUT4 + 245
 CCU2C + 2.2k FF): 103.4 MHz. The word

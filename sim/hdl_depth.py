@@ -8,7 +8,7 @@ flip-flop, block-RAM or LUT-RAM input ends one. The figures rank paths; they are
 Calibration on this project's units alone (`esa hdl synth --unit NAME`, nextpnr seed 1): the CBC
 unit is 7.3 levels and routes at 102.8-110.1 MHz (three seeds), the MD5 core with its cell-built
 step 6.4 levels at 117.2-119.6 MHz (three seeds), the plain MD5 core 9.4 levels at 81.1 MHz, the
-HMAC unit 6.4 levels at 112.1 MHz. Long carry chains cost nextpnr more than they cost here.
+HMAC unit 6.5 levels at 111.7 MHz. Long carry chains cost nextpnr more than they cost here.
 """
 
 from __future__ import annotations
