@@ -2,9 +2,10 @@
 
 The host writes contexts through the ``contexts`` stream (one conn id per beat; a context whose
 ``valid`` bit is clear invalidates the conn id). The job intake reads the context of a job's
-conn id through a synchronous read port with two registers after the RAM: the data appear three
-cycles after the address (:data:`READ_LATENCY`), so the block RAMs' clock-to-output time (~5.8 ns
-on ECP5) and their spread across the chip never share a cycle with the intake's checks.
+conn id through a synchronous read port with two registers after the RAM (the first the block
+RAM's own output register, :class:`~hdl.block_ram.BlockRAM`): the data appear three cycles after
+the address (:data:`READ_LATENCY`), so the block RAMs' spread across the chip never shares a
+cycle with the intake's checks.
 
 A read and a write of the same conn id at one clock edge read the new context. The block RAM does
 not define that case, so the memory carries yosys's ``no_rw_check`` and the new context is taken
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .block_ram import BlockRAM
 from .layouts import ContextWrite, SAContext
 
 __all__ = ["READ_LATENCY", "ContextMemory"]
@@ -63,15 +64,14 @@ class ContextMemory(wiring.Component):
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
-        m.submodules.mem = mem = Memory(shape=SAContext, depth=self.conns, init=[], attrs={"no_rw_check": 1})
-        abits = max(1, (self.conns - 1).bit_length())
-        wp = mem.write_port()
+        m.submodules.ram = ram = BlockRAM(width=SAContext.size, depth=max(2, self.conns), readers=1)
+        abits = ram.abits
         w = self.contexts.payload
         m.d.comb += [
             self.contexts.ready.eq(1),
-            wp.addr.eq(w.conn_id[:abits]),
-            wp.data.eq(w.context),
-            wp.en.eq(self.contexts.valid & (w.conn_id < self.conns)),
+            ram.w_addr.eq(w.conn_id[:abits]),
+            ram.w_data.eq(w.context),
+            ram.w_en.eq(self.contexts.valid & (w.conn_id < self.conns)),
         ]
         # The RAM reads every cycle; rd_en's read goes down the registers beside it (a RAM read
         # enable would cost a hold multiplexer after the RAM in synthesis). Every write is
@@ -81,8 +81,7 @@ class ContextMemory(wiring.Component):
         # end. Nothing waits for the job stream's handshake or the read address in the cycle
         # they arrive (the handshake -> the address compare -> the enables of all of `written`'s
         # 390 bits was the reduced engine's critical path).
-        rp = mem.read_port()
-        m.d.comb += rp.addr.eq(self.rd_addr[:abits])
+        m.d.comb += ram.r_addr[0].eq(self.rd_addr[:abits])
         asked, in_range = Signal(), Signal()
         read_addr = Signal(abits)  # the address sampled with the read
         w_data = Signal(SAContext)  # the write at the last edge
@@ -92,16 +91,16 @@ class ContextMemory(wiring.Component):
         m.d.sync += [
             asked.eq(self.rd_en),
             in_range.eq(self.rd_addr < self.conns),
-            read_addr.eq(rp.addr),
-            w_data.eq(wp.data),
-            w_addr.eq(wp.addr),
-            w_en.eq(wp.en),
+            read_addr.eq(ram.r_addr[0]),
+            w_data.eq(ram.w_data),
+            w_addr.eq(ram.w_addr),
+            w_en.eq(ram.w_en),
             written.eq(w_data),
         ]
-        ram_word = Signal(SAContext)  # beside the RAM
+        ram_word = Signal(SAContext)  # the RAM's output register
+        m.d.comb += ram_word.eq(ram.r_data[0])
         asked_q, in_range_q, collided_q = Signal(), Signal(), Signal()
         m.d.sync += [
-            ram_word.eq(rp.data),
             asked_q.eq(asked),
             in_range_q.eq(in_range),
             collided_q.eq(w_en & (w_addr == read_addr)),

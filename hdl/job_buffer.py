@@ -6,18 +6,18 @@ nextpnr spreads over the whole device. A net that reaches all of them (a write a
 address) or leaves one of them unregistered is a route across the chip in the same cycle as logic.
 So :class:`JobBuffer` splits the word into ``banks`` memories of ``64 / banks`` bits, registers
 every port's address, data and enable per bank (each copy fans out to one bank's RAMs only), and
-registers each bank's read data twice after the RAM. The block RAM's own output register
-(DP16KD ``REGMODE="OUTREG"``) is not something yosys's RAM mapping builds, and without it the RAM's
-clock-to-out is ~5.8 ns: the first register is there to sit beside the RAM (its one sink is the
-second), the second to carry the word across the device.
+registers each bank's read data twice after the RAM: first in the block RAM's own output
+register (:class:`~hdl.block_ram.BlockRAM`; a DP16KD's clock-to-out is 5.8 ns without it), then
+in a fabric register that carries the word across the device.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Elaboratable, Module, Signal
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .block_ram import BlockRAM
 
 __all__ = ["JobBuffer"]
 
@@ -41,8 +41,8 @@ class JobBuffer(wiring.Component):
     undefined, and synthesis adds no read-during-write bypass after the RAMs).
     """
 
-    LATENCY = 4
-    """Address register, block RAM, two output registers."""
+    LATENCY = 2 + BlockRAM.LATENCY
+    """Address register, block RAM and its output register, the register after it."""
     WRITE_LATENCY = 1
     """Cycles from a write to the first read address that sees it (the write register and the
     read's address register keep the two one edge apart)."""
@@ -67,27 +67,15 @@ class JobBuffer(wiring.Component):
         width = 64 // self.banks
         outputs: list[list[Signal]] = [[] for _ in range(self.readers)]
         for b in range(self.banks):
-            mem = Memory(shape=width, depth=self.depth, init=[], attrs={"no_rw_check": 1})
-            m.submodules[f"bank{b}"] = mem
-            wp = mem.write_port()
-            w_en, w_addr, w_data = (
-                Signal(name=f"w_en{b}"),
-                Signal(self.abits, name=f"w_addr{b}"),
-                Signal(width, name=f"w_data{b}"),
-            )
+            m.submodules[f"bank{b}"] = ram = BlockRAM(width=width, depth=self.depth, readers=self.readers)
             m.d.sync += [
-                w_en.eq(self.wr_en),
-                w_addr.eq(self.wr_addr),
-                w_data.eq(self.wr_data.word_select(b, width)),
+                ram.w_en.eq(self.wr_en),
+                ram.w_addr.eq(self.wr_addr),
+                ram.w_data.eq(self.wr_data.word_select(b, width)),
             ]
-            m.d.comb += [wp.en.eq(w_en), wp.addr.eq(w_addr), wp.data.eq(w_data)]
             for r in range(self.readers):
-                rp = mem.read_port()
-                r_addr = Signal(self.abits, name=f"r{r}_addr{b}")
-                r_ram = Signal(width, name=f"r{r}_ram{b}")  # beside the RAM
                 r_data = Signal(width, name=f"r{r}_data{b}")
-                m.d.sync += [r_addr.eq(self.rd_addr[r]), r_ram.eq(rp.data), r_data.eq(r_ram)]
-                m.d.comb += rp.addr.eq(r_addr)
+                m.d.sync += [ram.r_addr[r].eq(self.rd_addr[r]), r_data.eq(ram.r_data[r])]
                 outputs[r].append(r_data)
         for r in range(self.readers):
             m.d.comb += self.rd_data[r].eq(Cat(*outputs[r]))

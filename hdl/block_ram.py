@@ -1,0 +1,147 @@
+"""A block RAM whose reads leave through a register at the RAM: on ECP5, the RAM's own.
+
+An ECP5 DP16KD read without its output register has a clock-to-out of 5.83 ns (nextpnr's
+timing model), more than half of a 100 MHz cycle before the word has left the RAM; with the
+register (``REGMODE="OUTREG"``) it is 0.96 ns. yosys's RAM mapping does not build that register,
+and a fabric register after the RAM is wherever the placer puts it: in the engine it was a
+4.4 ns route away (the reduced engine's critical path at f54bf9d). So :class:`BlockRAM`, elaborated
+for ECP5 (:mod:`hdl.target`), instantiates the DP16KDs itself, one read copy per reader, with the
+output register on; anywhere else (simulation, the generic export) it is an Amaranth
+:class:`~amaranth.lib.memory.Memory` followed by a register, the same behaviour cycle for cycle.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .target import family
+
+__all__ = ["BlockRAM", "dp16kd_mode"]
+
+DP16KD_MODES = ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+"""A DP16KD's (data width, words) configurations, widest first."""
+DP16KD_ADDRESS_PINS = 14
+
+
+def dp16kd_mode(depth: int) -> tuple[int, int] | None:
+    """The widest DP16KD configuration ``(width, words)`` that holds ``depth`` words in one RAM
+    (so a word is spread over RAMs side by side and needs no multiplexer after them), or None if
+    ``depth`` is more than one DP16KD's 16384 words."""
+    for width, words in DP16KD_MODES:
+        if depth <= words:
+            return width, words
+    return None
+
+
+class BlockRAM(wiring.Component):
+    """``depth`` words of ``width`` bits: one write port, ``readers`` read ports.
+
+    Ports
+    -----
+    w_en, w_addr, w_data : In
+        The word written at the clock edge where ``w_en`` is high.
+    r_addr : In(ArrayLayout(abits, readers))
+        Each reader's address, sampled at every clock edge.
+    r_data : Out(ArrayLayout(width, readers))
+        The word at the address sampled :attr:`LATENCY` edges earlier (the RAM's read at the
+        first edge, its output register at the second). Not reset: a word is what was written.
+
+    An address sampled at the edge that writes its word reads an undefined value (the memory
+    carries yosys's ``no_rw_check``, and a DP16KD's ``NORMAL`` write mode does not forward
+    between its ports); from the next edge on it reads the new word.
+    """
+
+    LATENCY = 2
+    """Clock edges from a read address to its word on ``r_data``."""
+
+    def __init__(self, *, width: int, depth: int, readers: int) -> None:
+        if width < 1 or depth < 2 or readers < 1:
+            raise ValueError(
+                f"BlockRAM needs width >= 1, depth >= 2, readers >= 1; got {width}, {depth}, {readers}"
+            )
+        self.width, self.depth, self.readers = width, depth, readers
+        self.abits = (depth - 1).bit_length()
+        super().__init__(
+            {
+                "w_en": In(1),
+                "w_addr": In(self.abits),
+                "w_data": In(width),
+                "r_addr": In(data.ArrayLayout(self.abits, readers)),
+                "r_data": Out(data.ArrayLayout(width, readers)),
+            }
+        )
+
+    def elaborate(self, platform) -> Elaboratable:
+        if family(platform) == "ecp5" and dp16kd_mode(self.depth) is not None:
+            return self._ecp5()
+        return self._generic()
+
+    def _generic(self) -> Module:
+        m = Module()
+        m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[], attrs={"no_rw_check": 1})
+        wp = mem.write_port()
+        m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data)]
+        for r in range(self.readers):
+            rp = mem.read_port()
+            out = Signal(self.width, name=f"out{r}", reset_less=True)
+            m.d.comb += [rp.addr.eq(self.r_addr[r]), self.r_data[r].eq(out)]
+            m.d.sync += out.eq(rp.data)
+        return m
+
+    def _ecp5(self) -> Module:
+        m = Module()
+        mode = dp16kd_mode(self.depth)
+        assert mode is not None
+        width, words = mode
+        low = DP16KD_ADDRESS_PINS - (words - 1).bit_length()  # address pins below the word address
+        tiles = -(-self.width // width)
+        w_data = Signal(tiles * width)
+        m.d.comb += w_data.eq(self.w_data)
+        for r in range(self.readers):
+            r_data = Signal(tiles * width, name=f"r{r}_data")
+            m.d.comb += self.r_data[r].eq(r_data)
+            for t in range(tiles):
+                ports = {
+                    "i_CLKA": ClockSignal(),
+                    "i_CLKB": ClockSignal(),
+                    **_pins("i_ADA", _address(self.w_addr, low, width == 18)),
+                    **_pins("i_ADB", _address(self.r_addr[r], low, False)),
+                    **_pins("i_DIA", [w_data[t * width + i] if i < width else Const(0) for i in range(18)]),
+                    **{f"o_DOB{i}": r_data[t * width + i] for i in range(width)},
+                    "i_WEA": self.w_en,
+                    "i_WEB": Const(0),
+                }
+                for port in "AB":
+                    ports |= {f"i_CE{port}": Const(1), f"i_OCE{port}": Const(1), f"i_RST{port}": Const(0)}
+                    ports |= {f"i_CS{port}{i}": Const(0) for i in range(3)}
+                m.submodules[f"r{r}_ram{t}"] = Instance(
+                    "DP16KD",
+                    p_DATA_WIDTH_A=width,
+                    p_DATA_WIDTH_B=width,
+                    p_REGMODE_A="NOREG",
+                    p_REGMODE_B="OUTREG",
+                    p_WRITEMODE_A="NORMAL",
+                    p_WRITEMODE_B="NORMAL",
+                    p_CSDECODE_A="0b000",
+                    p_CSDECODE_B="0b000",
+                    p_RESETMODE="SYNC",
+                    p_GSR="AUTO",
+                    **ports,
+                )
+        return m
+
+
+def _address(addr, low: int, byte_enables: bool) -> list:
+    """A port's 14 address pins, least significant first: ``low`` pins below the word address (in
+    the 18-bit mode the two lowest are a write port's byte enables, both on), then ``addr``, then
+    zeros up to the RAM's top pin."""
+    below = [Const(1 if byte_enables and i < 2 else 0) for i in range(low)]
+    above = [Const(0)] * (DP16KD_ADDRESS_PINS - low - len(addr))
+    return [*below, *(addr[i] for i in range(len(addr))), *above]
+
+
+def _pins(prefix: str, values: list) -> dict:
+    return {f"{prefix}{i}": v for i, v in enumerate(values)}
