@@ -2,10 +2,10 @@
 
 The host writes contexts through the ``contexts`` stream (one conn id per beat; a context whose
 ``valid`` bit is clear invalidates the conn id). The job intake reads the context of a job's
-conn id through a synchronous read port with two registers after the RAM (the first the block
-RAM's own output register, :class:`~hdl.block_ram.BlockRAM`): the data appear three cycles after
-the address (:data:`READ_LATENCY`), so the block RAMs' spread across the chip never shares a
-cycle with the intake's checks.
+conn id: the address is registered, then read from the RAM through two registers after it (the
+first the block RAM's own output register, :class:`~hdl.block_ram.BlockRAM`), so the data appear
+four cycles after the address (:data:`READ_LATENCY`) and the block RAMs' spread across the chip
+never shares a cycle with the intake's or the host's logic.
 
 A read and a write of the same conn id at one clock edge read the new context. The block RAM does
 not define that case, so the memory carries yosys's ``no_rw_check`` and the new context is taken
@@ -23,7 +23,7 @@ from .layouts import ContextWrite, SAContext
 
 __all__ = ["READ_LATENCY", "ContextMemory"]
 
-READ_LATENCY = 3
+READ_LATENCY = 4
 """Cycles from a context read (``rd_en`` at a clock edge) to its data on ``rd_data``."""
 
 
@@ -67,21 +67,29 @@ class ContextMemory(wiring.Component):
         m.submodules.ram = ram = BlockRAM(width=SAContext.size, depth=max(2, self.conns), readers=1)
         abits = ram.abits
         w = self.contexts.payload
-        m.d.comb += [
-            self.contexts.ready.eq(1),
+        m.d.comb += self.contexts.ready.eq(1)
+        # The host's write and the intake's read are both registered before the RAM, so they
+        # meet it a cycle later in the same order (a read still sees the context as of its own
+        # clock edge) and the RAM's ports are driven from registers: the read address's route
+        # from the intake's state to all 22 RAMs was the reduced engine's critical path at
+        # 5d5923b (seed 2).
+        rd_addr, rd_en = Signal(16), Signal()
+        m.d.sync += [
+            ram.w_en.eq(self.contexts.valid & (w.conn_id < self.conns)),
             ram.w_addr.eq(w.conn_id[:abits]),
             ram.w_data.eq(w.context),
-            ram.w_en.eq(self.contexts.valid & (w.conn_id < self.conns)),
+            rd_addr.eq(self.rd_addr),
+            rd_en.eq(self.rd_en),
         ]
         # The RAM reads every cycle; rd_en's read goes down the registers beside it (a RAM read
         # enable would cost a hold multiplexer after the RAM in synthesis). Every write is
-        # registered (data, address, enable) and goes down a second register, `written`, beside
-        # the RAM's word; a cycle after a read, its registered address is compared with the
-        # registered write's, so a write at the read's own edge replaces the RAM's word at the
-        # end. Nothing waits for the job stream's handshake or the read address in the cycle
+        # registered again (data, address, enable) and goes down a second register, `written`,
+        # beside the RAM's word; a cycle after a read, its registered address is compared with
+        # the registered write's, so a write at the read's own edge replaces the RAM's word at
+        # the end. Nothing waits for the job stream's handshake or the read address in the cycle
         # they arrive (the handshake -> the address compare -> the enables of all of `written`'s
-        # 390 bits was the reduced engine's critical path).
-        m.d.comb += ram.r_addr[0].eq(self.rd_addr[:abits])
+        # 390 bits was the reduced engine's critical path at fbbf930).
+        m.d.comb += ram.r_addr[0].eq(rd_addr[:abits])
         asked, in_range = Signal(), Signal()
         read_addr = Signal(abits)  # the address sampled with the read
         w_data = Signal(SAContext)  # the write at the last edge
@@ -89,8 +97,8 @@ class ContextMemory(wiring.Component):
         w_en = Signal()
         written = Signal(SAContext)
         m.d.sync += [
-            asked.eq(self.rd_en),
-            in_range.eq(self.rd_addr < self.conns),
+            asked.eq(rd_en),
+            in_range.eq(rd_addr < self.conns),
             read_addr.eq(ram.r_addr[0]),
             w_data.eq(ram.w_data),
             w_addr.eq(ram.w_addr),

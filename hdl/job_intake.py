@@ -69,11 +69,11 @@ class JobIntake(wiring.Component):
     -----
     jobs : In(stream of StreamWord)
         Job frames from the host. Not ready while no slot is free at a frame's first word, and for
-        four cycles per frame (two waiting for the context, the check and the commit).
+        five cycles per frame (three waiting for the context, the check and the commit).
     ctx_addr, ctx_en : Out
         Read request to the context memory (conn id of the frame being parsed).
     ctx, ctx_in_range : In
-        The context read back three cycles later (:data:`hdl.context_memory.READ_LATENCY`), and
+        The context read back four cycles later (:data:`hdl.context_memory.READ_LATENCY`), and
         whether the conn id was within range; both hold until the next read's data.
     free : In(slots)
         Bitmap of free job slots; the intake takes the lowest one that was free in the previous
