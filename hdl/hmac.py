@@ -330,6 +330,21 @@ class HMACUnit(wiring.Component):
             feed_fifo.r_en.eq(lane.data.ready),
         ]
 
+        # The feed's word is chosen by registers (the phase flags, `ended`, the counters), never
+        # by a decode of the FSM's state: its select fans out to 64 multiplexers, and a decode
+        # shared with the FSM's next-state logic was pulled to them across the device (the
+        # reduced engine's critical path at 5d5923b, seed 1: FSM -> a gate by the feed -> FSM).
+        feed_tail = Signal()  # in TAIL: keyed MD5's key words
+        feed_outer = Signal()  # in OUTER_MESSAGE: the inner digest
+        merge = merge_tail & msg_last  # keyed MD5: the datagram's last word takes the key's first bytes
+        # the key's 64-bit pieces from the top, after the one merged (no shifting of `key` in
+        # TAIL: its only writers are the job's start and the alignment)
+        pieces = Array(key.word_select(2 - i, 64) for i in range(3))
+        message_word = Mux(ended, 0, Mux(merge, (din.data & keep) | key[-64:], din.data))
+        m.d.comb += feed.payload.eq(
+            Mux(feed_tail, pieces[words + merged], Mux(feed_outer, state[-64:], message_word))
+        )
+
         def frame(final):
             """Account for a taken word, which should be the job's final one exactly if ``final``."""
             with m.If(din.last):
@@ -375,6 +390,8 @@ class HMACUnit(wiring.Component):
                         keys_left.eq(KEY_WORDS),
                         merged.eq(0),
                         outer_phase.eq(0),
+                        feed_tail.eq(0),
+                        feed_outer.eq(0),
                         align.eq(Mux(keyed_job, p.length[0:3], 0)),
                         words.eq(0),
                         ended.eq(no_words),
@@ -396,7 +413,6 @@ class HMACUnit(wiring.Component):
                     m.next = "MESSAGE"
             with m.State("MESSAGE"):
                 last_word = msg_last
-                word = Mux(last_word, din.data & keep, din.data)
 
                 def count_word():
                     m.d.sync += [msg_left.eq(msg_left - 1), msg_last.eq(msg_left == 2), msg_done.eq(msg_last)]
@@ -410,12 +426,7 @@ class HMACUnit(wiring.Component):
                     with m.If(feed.ready):
                         count_word()
                 with m.Elif(align == 0):
-                    merge = merge_tail & last_word
-                    m.d.comb += [
-                        feed.valid.eq(din_valid),
-                        din_ready.eq(feed.ready),
-                        feed.payload.eq(Mux(merge, word | key[-64:], din.data)),
-                    ]
+                    m.d.comb += [feed.valid.eq(din_valid), din_ready.eq(feed.ready)]
                     with m.If(take):
                         count_word()
                         frame(final=last_word & ~verify)
@@ -433,6 +444,7 @@ class HMACUnit(wiring.Component):
             with m.State("DRAIN"):
                 # Words after the expected final one, up to `last`: discarded (the job is in error).
                 with m.If(ended):
+                    m.d.sync += feed_tail.eq(1)
                     m.next = "TAIL"
                 with m.Else():
                     m.d.comb += din_ready.eq(1)
@@ -441,13 +453,10 @@ class HMACUnit(wiring.Component):
             with m.State("TAIL"):
                 # Keyed MD5: the two words that finish datagram || key.
                 with m.If(~keyed | (words == 2)):
-                    m.d.sync += words.eq(0)
+                    m.d.sync += [words.eq(0), feed_tail.eq(0)]
                     m.next = "INNER_DIGEST"
                 with m.Else():
-                    # the key's 64-bit pieces from the top, after the one merged (no shifting of
-                    # `key` here: its only writers are the job's start and the alignment)
-                    pieces = Array(key.word_select(2 - i, 64) for i in range(3))
-                    m.d.comb += [feed.valid.eq(1), feed.payload.eq(pieces[words + merged])]
+                    m.d.comb += feed.valid.eq(1)
                     with m.If(feed.ready):
                         m.d.sync += words.eq(words + 1)
             with m.State("INNER_DIGEST"):
@@ -463,14 +472,15 @@ class HMACUnit(wiring.Component):
             with m.State("OUTER"):
                 m.d.comb += lane.start.valid.eq(1)
                 with m.If(lane.start.ready):
+                    m.d.sync += feed_outer.eq(1)
                     m.next = "OUTER_MESSAGE"
             with m.State("OUTER_MESSAGE"):
                 # The inner digest: 2 words (MD5) or 3 (SHA-1, the last half empty).
                 with m.If(words == Mux(is_md5, 2, 3)):
-                    m.d.sync += words.eq(0)
+                    m.d.sync += [words.eq(0), feed_outer.eq(0)]
                     m.next = "OUTER_DIGEST"
                 with m.Else():
-                    m.d.comb += [feed.valid.eq(1), feed.payload.eq(state[-64:])]
+                    m.d.comb += feed.valid.eq(1)
                     with m.If(feed.ready):
                         m.d.sync += [state.eq(state_shifted), words.eq(words + 1)]
             with m.State("OUTER_DIGEST"):
