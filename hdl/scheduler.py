@@ -28,6 +28,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .block_ram import BlockRAM
 from .crypto_ports import cipher_start_layout, hash_start_layout
 from .job_intake import job_record_layout
 from .layouts import ICV_WORDS, Auth, Status
@@ -139,17 +140,15 @@ class SlotScheduler(wiring.Component):
         # reads them with one cycle of latency.
         # A slot's hash description and expected ICV are written at its commit and read only
         # after it (the hash is pending from the commit on), so no read meets a write to its
-        # address: `no_rw_check` spares the bypass yosys would otherwise build after the RAM, a
-        # multiplexer between its slow output and the register (the reduced engine's critical
-        # path). A cipher description can be read between an early start's write and the
-        # commit's, so its RAM keeps the check.
+        # address: they are BlockRAMs (:mod:`hdl.block_ram`), with no read-during-write bypass
+        # (yosys's multiplexer between the RAM's slow output and the register was the reduced
+        # engine's critical path at 78e4121) and, on ECP5, the RAM's own output register as the
+        # first register after it. A cipher description can be read between an early start's
+        # write and the commit's, so its RAM keeps yosys's check.
         block = {"ram_style": "block"}
-        unchecked = {"ram_style": "block", "no_rw_check": 1}
         m.submodules.cipher_mem = cipher_mem = Memory(shape=cs_layout, depth=n, init=[], attrs=block)
-        m.submodules.hash_mem = hash_mem = Memory(shape=hs_layout, depth=n, init=[], attrs=unchecked)
-        m.submodules.icv_exp_mem = icv_exp_mem = Memory(
-            shape=64 * ICV_WORDS, depth=n, init=[], attrs=unchecked
-        )
+        m.submodules.hash_mem = hash_mem = BlockRAM(width=hs_layout.size, depth=max(2, n), readers=1)
+        m.submodules.icv_exp_mem = icv_exp_mem = BlockRAM(width=64 * ICV_WORDS, depth=max(2, n), readers=1)
         m.submodules.icv_gen_mem = icv_gen_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[])
 
         op_cipher, op_auth, op_in = r.op[0], r.op[1], r.op[2]
@@ -163,8 +162,15 @@ class SlotScheduler(wiring.Component):
             esp_out.eq(op_cipher & op_auth & ~op_in),
         ]
         cw = cipher_mem.write_port()
-        hw = hash_mem.write_port()
-        ew = icv_exp_mem.write_port()
+        h_data = Signal(hs_layout)  # the hash description written at commit
+        m.d.comb += [
+            hash_mem.w_en.eq(self.commit),
+            hash_mem.w_addr.eq(r.slot),
+            hash_mem.w_data.eq(h_data),
+            icv_exp_mem.w_en.eq(self.commit),
+            icv_exp_mem.w_addr.eq(r.slot),
+            icv_exp_mem.w_data.eq(r.icv),
+        ]
         m.d.comb += [
             cw.en.eq(self.commit | early),
             cw.addr.eq(Mux(early, early_slot, r.slot)),
@@ -174,17 +180,12 @@ class SlotScheduler(wiring.Component):
             cw.data.decrypt.eq(op_in),
             cw.data.first.eq(r.auth_len[3:]),
             cw.data.blocks.eq(r.cipher_len[3:]),
-            hw.en.eq(self.commit),
-            hw.addr.eq(r.slot),
-            hw.data.slot.eq(r.slot),
-            hw.data.auth.eq(r.ctx.auth),
-            hw.data.inner.eq(r.ctx.inner),
-            hw.data.outer.eq(r.ctx.outer),
-            hw.data.msg_bytes.eq(r.auth_len + r.cipher_len),
-            hw.data.split.eq(Mux(esp_out, r.auth_len[3:], 1 << ib)),
-            ew.en.eq(self.commit),
-            ew.addr.eq(r.slot),
-            ew.data.eq(r.icv),
+            h_data.slot.eq(r.slot),
+            h_data.auth.eq(r.ctx.auth),
+            h_data.inner.eq(r.ctx.inner),
+            h_data.outer.eq(r.ctx.outer),
+            h_data.msg_bytes.eq(r.auth_len + r.cipher_len),
+            h_data.split.eq(Mux(esp_out, r.auth_len[3:], 1 << ib)),
         ]
 
         # Events as one-hot slot masks, each decoded from a registered slot number (several
@@ -259,33 +260,36 @@ class SlotScheduler(wiring.Component):
         # offer's multiplexer were the reduced engine's critical path), load it into the offer a
         # cycle after that and offer it until taken. The next pick is made while the
         # description before it is offered.
-        for name, pending, pick_oh, mem, port in (
-            ("cipher", cipher_pending, cpick_oh, cipher_mem, self.cipher_start),
-            ("hash", hash_pending, hpick_oh, hash_mem, self.hash_start),
+        for name, pending, pick_oh, port in (
+            ("cipher", cipher_pending, cpick_oh, self.cipher_start),
+            ("hash", hash_pending, hpick_oh, self.hash_start),
         ):
             rr = RoundRobin(n)
             m.submodules[f"{name}_rr"] = rr
-            rp = mem.read_port()
             grant = Signal(n, name=f"{name}_grant")
             grant_index = Signal(sb, name=f"{name}_grant_index")  # the same, as a number
             granted = Signal(name=f"{name}_granted")
             offering = Signal(name=f"{name}_offering")
             read = Signal(name=f"{name}_read")
-            reading = Signal(name=f"{name}_reading")  # the RAM's word is on rp.data
-            landed = Signal(name=f"{name}_landed")  # ... and now in `word`
-            word = Signal.like(rp.data, name=f"{name}_word")
+            reading = Signal(name=f"{name}_reading")  # the RAM is reading the description
+            landed = Signal(name=f"{name}_landed")  # ... and now it is in `word`
+            word = Signal(port.payload.shape(), name=f"{name}_word")
+            if name == "cipher":
+                rp = cipher_mem.read_port()
+                m.d.comb += [rp.addr.eq(grant_index), rp.en.eq(read)]
+                m.d.sync += word.eq(rp.data)
+            else:
+                m.d.comb += [hash_mem.r_addr[0].eq(grant_index), word.eq(hash_mem.r_data[0])]
             offer = Signal.like(port.payload, name=f"{name}_offer")
             m.d.comb += [
                 rr.requests.eq(pending),
                 # (a read while the offer is taken: offering falls before the word lands)
                 read.eq(granted & ~reading & ~landed & (~offering | port.ready)),
-                rp.addr.eq(grant_index),
-                rp.en.eq(read),
                 pick_oh.eq(Mux(read, grant, 0)),
                 port.payload.eq(offer),
                 port.valid.eq(offering),
             ]
-            m.d.sync += [reading.eq(read), landed.eq(reading), word.eq(rp.data)]
+            m.d.sync += [reading.eq(read), landed.eq(reading)]
             with m.If(read):
                 m.d.sync += granted.eq(0)
             with m.If(landed):
@@ -303,8 +307,7 @@ class SlotScheduler(wiring.Component):
         c_slot = Signal.like(self.hash_done_slot)
         c_icv = Signal.like(self.hash_done_icv)
         c_verify, c_full = Signal(), Signal()
-        erp = icv_exp_mem.read_port()
-        m.d.comb += [erp.addr.eq(self.hash_done_slot), erp.en.eq(self.hash_done)]
+        m.d.comb += icv_exp_mem.r_addr[0].eq(self.hash_done_slot)
         m.d.sync += [
             c_valid.eq(self.hash_done),
             c_slot.eq(self.hash_done_slot),
@@ -315,14 +318,14 @@ class SlotScheduler(wiring.Component):
         d_valid, d_slot, d_icv, d_verify, d_full = (
             Signal.like(v) for v in (c_valid, c_slot, c_icv, c_verify, c_full)
         )
-        d_expected = Signal.like(erp.data)
+        d_expected = Signal(64 * ICV_WORDS)  # the RAM's output register
+        m.d.comb += d_expected.eq(icv_exp_mem.r_data[0])
         m.d.sync += [
             d_valid.eq(c_valid),
             d_slot.eq(c_slot),
             d_icv.eq(c_icv),
             d_verify.eq(c_verify),
             d_full.eq(c_full),
-            d_expected.eq(erp.data),
         ]
         gw = icv_gen_mem.write_port()
         m.d.comb += [gw.en.eq(d_valid), gw.addr.eq(d_slot), gw.data.eq(d_icv)]
