@@ -12,7 +12,7 @@ output register on; anywhere else (simulation, the generic export) it is an Amar
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -51,18 +51,22 @@ class BlockRAM(wiring.Component):
 
     An address sampled at the edge that writes its word reads an undefined value (the memory
     carries yosys's ``no_rw_check``, and a DP16KD's ``NORMAL`` write mode does not forward
-    between its ports); from the next edge on it reads the new word.
+    between its ports), unless ``transparent``: then it reads the new word, which a register
+    beside the RAM keeps for the case (the write's address, registered, is compared with the
+    read's a cycle later, so ``r_data`` is a multiplexer after two registers, not after the
+    RAM). From the next edge on every address reads the new word.
     """
 
     LATENCY = 2
     """Clock edges from a read address to its word on ``r_data``."""
 
-    def __init__(self, *, width: int, depth: int, readers: int) -> None:
+    def __init__(self, *, width: int, depth: int, readers: int, transparent: bool = False) -> None:
         if width < 1 or depth < 2 or readers < 1:
             raise ValueError(
                 f"BlockRAM needs width >= 1, depth >= 2, readers >= 1; got {width}, {depth}, {readers}"
             )
         self.width, self.depth, self.readers = width, depth, readers
+        self.transparent = transparent
         self.abits = (depth - 1).bit_length()
         super().__init__(
             {
@@ -75,24 +79,36 @@ class BlockRAM(wiring.Component):
         )
 
     def elaborate(self, platform) -> Elaboratable:
-        if family(platform) == "ecp5" and dp16kd_mode(self.depth) is not None:
-            return self._ecp5()
-        return self._generic()
-
-    def _generic(self) -> Module:
         m = Module()
+        outs = [Signal(self.width, name=f"ram{r}", reset_less=True) for r in range(self.readers)]
+        if family(platform) == "ecp5" and dp16kd_mode(self.depth) is not None:
+            self._ecp5(m, outs)
+        else:
+            self._generic(m, outs)
+        if not self.transparent:
+            m.d.comb += [self.r_data[r].eq(outs[r]) for r in range(self.readers)]
+            return m
+        # the write at each edge, registered, and its data once more: `written` is beside the
+        # RAM's output when a read of the same edge comes out
+        w_en, w_addr = Signal(), Signal(self.abits)
+        w_data, written = Signal(self.width), Signal(self.width)
+        m.d.sync += [w_en.eq(self.w_en), w_addr.eq(self.w_addr), w_data.eq(self.w_data), written.eq(w_data)]
+        for r in range(self.readers):
+            read_addr, collided = Signal(self.abits, name=f"read_addr{r}"), Signal(name=f"collided{r}")
+            m.d.sync += [read_addr.eq(self.r_addr[r]), collided.eq(w_en & (w_addr == read_addr))]
+            m.d.comb += self.r_data[r].eq(Mux(collided, written, outs[r]))
+        return m
+
+    def _generic(self, m: Module, outs: list[Signal]) -> None:
         m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[], attrs={"no_rw_check": 1})
         wp = mem.write_port()
         m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data)]
         for r in range(self.readers):
             rp = mem.read_port()
-            out = Signal(self.width, name=f"out{r}", reset_less=True)
-            m.d.comb += [rp.addr.eq(self.r_addr[r]), self.r_data[r].eq(out)]
-            m.d.sync += out.eq(rp.data)
-        return m
+            m.d.comb += rp.addr.eq(self.r_addr[r])
+            m.d.sync += outs[r].eq(rp.data)
 
-    def _ecp5(self) -> Module:
-        m = Module()
+    def _ecp5(self, m: Module, outs: list[Signal]) -> None:
         mode = dp16kd_mode(self.depth)
         assert mode is not None
         width, words = mode
@@ -102,7 +118,7 @@ class BlockRAM(wiring.Component):
         m.d.comb += w_data.eq(self.w_data)
         for r in range(self.readers):
             r_data = Signal(tiles * width, name=f"r{r}_data")
-            m.d.comb += self.r_data[r].eq(r_data)
+            m.d.comb += outs[r].eq(r_data)
             for t in range(tiles):
                 ports = {
                     "i_CLKA": ClockSignal(),
@@ -131,7 +147,6 @@ class BlockRAM(wiring.Component):
                     p_GSR="AUTO",
                     **ports,
                 )
-        return m
 
 
 def _address(addr, low: int, byte_enables: bool) -> list:

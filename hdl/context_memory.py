@@ -8,13 +8,14 @@ four cycles after the address (:data:`READ_LATENCY`) and the block RAMs' spread 
 never shares a cycle with the intake's or the host's logic.
 
 A read and a write of the same conn id at one clock edge read the new context. The block RAM does
-not define that case, so the memory carries yosys's ``no_rw_check`` and the new context is taken
-from a register instead: had yosys emulated it, its multiplexer would sit right after the RAM.
+not define that case; the new context comes from a register beside it instead (a ``transparent``
+:class:`~hdl.block_ram.BlockRAM`): had yosys emulated it, its multiplexer would sit right after
+the RAM.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -64,7 +65,11 @@ class ContextMemory(wiring.Component):
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
-        m.submodules.ram = ram = BlockRAM(width=SAContext.size, depth=max(2, self.conns), readers=1)
+        # A write and a read of one conn id at one edge read the new context (`transparent`: the
+        # write is kept in a register beside the RAM for it, see BlockRAM).
+        m.submodules.ram = ram = BlockRAM(
+            width=SAContext.size, depth=max(2, self.conns), readers=1, transparent=True
+        )
         abits = ram.abits
         w = self.contexts.payload
         m.d.comb += self.contexts.ready.eq(1)
@@ -72,7 +77,8 @@ class ContextMemory(wiring.Component):
         # meet it a cycle later in the same order (a read still sees the context as of its own
         # clock edge) and the RAM's ports are driven from registers: the read address's route
         # from the intake's state to all 22 RAMs was the reduced engine's critical path at
-        # 5d5923b (seed 2).
+        # 5d5923b (seed 2). The RAM reads every cycle; rd_en's read is kept as it comes out (a
+        # RAM read enable would cost a hold multiplexer after the RAM in synthesis).
         rd_addr, rd_en = Signal(16), Signal()
         m.d.sync += [
             ram.w_en.eq(self.contexts.valid & (w.conn_id < self.conns)),
@@ -81,43 +87,13 @@ class ContextMemory(wiring.Component):
             rd_addr.eq(self.rd_addr),
             rd_en.eq(self.rd_en),
         ]
-        # The RAM reads every cycle; rd_en's read goes down the registers beside it (a RAM read
-        # enable would cost a hold multiplexer after the RAM in synthesis). Every write is
-        # registered again (data, address, enable) and goes down a second register, `written`,
-        # beside the RAM's word; a cycle after a read, its registered address is compared with
-        # the registered write's, so a write at the read's own edge replaces the RAM's word at
-        # the end. Nothing waits for the job stream's handshake or the read address in the cycle
-        # they arrive (the handshake -> the address compare -> the enables of all of `written`'s
-        # 390 bits was the reduced engine's critical path at fbbf930).
         m.d.comb += ram.r_addr[0].eq(rd_addr[:abits])
         asked, in_range = Signal(), Signal()
-        read_addr = Signal(abits)  # the address sampled with the read
-        w_data = Signal(SAContext)  # the write at the last edge
-        w_addr = Signal(abits)
-        w_en = Signal()
-        written = Signal(SAContext)
-        m.d.sync += [
-            asked.eq(rd_en),
-            in_range.eq(rd_addr < self.conns),
-            read_addr.eq(ram.r_addr[0]),
-            w_data.eq(ram.w_data),
-            w_addr.eq(ram.w_addr),
-            w_en.eq(ram.w_en),
-            written.eq(w_data),
-        ]
-        ram_word = Signal(SAContext)  # the RAM's output register
-        m.d.comb += ram_word.eq(ram.r_data[0])
-        asked_q, in_range_q, collided_q = Signal(), Signal(), Signal()
-        m.d.sync += [
-            asked_q.eq(asked),
-            in_range_q.eq(in_range),
-            collided_q.eq(w_en & (w_addr == read_addr)),
-        ]
+        m.d.sync += [asked.eq(rd_en), in_range.eq(rd_addr < self.conns)]
+        asked_q, in_range_q = Signal(), Signal()
+        m.d.sync += [asked_q.eq(asked), in_range_q.eq(in_range)]
         with m.If(asked_q):
-            m.d.sync += [
-                self.rd_data.eq(Mux(collided_q, written, ram_word)),
-                self.rd_in_range.eq(in_range_q),
-            ]
+            m.d.sync += [self.rd_data.eq(ram.r_data[0]), self.rd_in_range.eq(in_range_q)]
             with m.If(~in_range_q):
                 m.d.sync += self.rd_data.valid.eq(0)
         return m

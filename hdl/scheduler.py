@@ -135,18 +135,19 @@ class SlotScheduler(wiring.Component):
 
         # Per-slot work descriptions, written at the (registered) early start and at commit. They
         # and the expected ICVs are in block RAM (as distributed RAM they took 314 RAM cells, some
-        # 2,000 of the logic sites an ECP5-85F has); each read is registered once more after the
-        # RAM, whose own output is slow. The generated ICVs stay in distributed RAM: the emitter
-        # reads them with one cycle of latency.
-        # A slot's hash description and expected ICV are written at its commit and read only
-        # after it (the hash is pending from the commit on), so no read meets a write to its
-        # address: they are BlockRAMs (:mod:`hdl.block_ram`), with no read-during-write bypass
-        # (yosys's multiplexer between the RAM's slow output and the register was the reduced
-        # engine's critical path at 78e4121) and, on ECP5, the RAM's own output register as the
-        # first register after it. A cipher description can be read between an early start's
-        # write and the commit's, so its RAM keeps yosys's check.
-        block = {"ram_style": "block"}
-        m.submodules.cipher_mem = cipher_mem = Memory(shape=cs_layout, depth=n, init=[], attrs=block)
+        # 2,000 of the logic sites an ECP5-85F has). The generated ICVs stay in distributed RAM:
+        # the emitter reads them with one cycle of latency.
+        # All three are BlockRAMs (:mod:`hdl.block_ram`): on ECP5 the first register after each
+        # is the RAM's own output register, and none has yosys's read-during-write multiplexer
+        # after its slow output (the reduced engine's critical path at 78e4121, and at cb15b2a
+        # for the cipher's). A slot's hash description and expected ICV are written at its
+        # commit and read only after it (the hash is pending from the commit on), so no read
+        # meets a write to its address. A cipher description can be read at the edge of the
+        # commit's write after an early start's: its RAM is `transparent` (the commit's word is
+        # then read; it is the early start's word again, from the same record).
+        m.submodules.cipher_mem = cipher_mem = BlockRAM(
+            width=cs_layout.size, depth=max(2, n), readers=1, transparent=True
+        )
         m.submodules.hash_mem = hash_mem = BlockRAM(width=hs_layout.size, depth=max(2, n), readers=1)
         m.submodules.icv_exp_mem = icv_exp_mem = BlockRAM(width=64 * ICV_WORDS, depth=max(2, n), readers=1)
         m.submodules.icv_gen_mem = icv_gen_mem = Memory(shape=64 * ICV_WORDS, depth=n, init=[])
@@ -161,7 +162,7 @@ class SlotScheduler(wiring.Component):
             auth.eq(ok & op_auth),
             esp_out.eq(op_cipher & op_auth & ~op_in),
         ]
-        cw = cipher_mem.write_port()
+        c_data = Signal(cs_layout)  # the cipher description written at early start or commit
         h_data = Signal(hs_layout)  # the hash description written at commit
         m.d.comb += [
             hash_mem.w_en.eq(self.commit),
@@ -172,14 +173,15 @@ class SlotScheduler(wiring.Component):
             icv_exp_mem.w_data.eq(r.icv),
         ]
         m.d.comb += [
-            cw.en.eq(self.commit | early),
-            cw.addr.eq(Mux(early, early_slot, r.slot)),
-            cw.data.slot.eq(Mux(early, early_slot, r.slot)),
-            cw.data.key.eq(r.ctx.des_key),
-            cw.data.iv.eq(Mux(early, early_iv, r.iv)),
-            cw.data.decrypt.eq(op_in),
-            cw.data.first.eq(r.auth_len[3:]),
-            cw.data.blocks.eq(r.cipher_len[3:]),
+            cipher_mem.w_en.eq(self.commit | early),
+            cipher_mem.w_addr.eq(Mux(early, early_slot, r.slot)),
+            cipher_mem.w_data.eq(c_data),
+            c_data.slot.eq(Mux(early, early_slot, r.slot)),
+            c_data.key.eq(r.ctx.des_key),
+            c_data.iv.eq(Mux(early, early_iv, r.iv)),
+            c_data.decrypt.eq(op_in),
+            c_data.first.eq(r.auth_len[3:]),
+            c_data.blocks.eq(r.cipher_len[3:]),
             h_data.slot.eq(r.slot),
             h_data.auth.eq(r.ctx.auth),
             h_data.inner.eq(r.ctx.inner),
@@ -254,15 +256,15 @@ class SlotScheduler(wiring.Component):
         ]
 
         # Starting work: pick a pending slot into a one-hot register; read its description (and
-        # clear its pending bit) when nothing is offered or the offer is being taken; register
-        # the RAM's word a cycle later, unconditionally (so that the register can sit by the
-        # block RAM, whose output is slow: the RAM's 5.8 ns and a route across the device to the
-        # offer's multiplexer were the reduced engine's critical path), load it into the offer a
-        # cycle after that and offer it until taken. The next pick is made while the
-        # description before it is offered.
-        for name, pending, pick_oh, port in (
-            ("cipher", cipher_pending, cpick_oh, self.cipher_start),
-            ("hash", hash_pending, hpick_oh, self.hash_start),
+        # clear its pending bit) when nothing is offered or the offer is being taken; the word
+        # comes out of the RAM's output register a cycle later (the RAM reads every cycle: the
+        # block RAM's 5.8 ns output and a route across the device to the offer's multiplexer
+        # were the reduced engine's critical path at f9a638a), is loaded into the offer a cycle
+        # after that and offered until taken. The next pick is made while the description
+        # before it is offered.
+        for name, pending, pick_oh, ram, port in (
+            ("cipher", cipher_pending, cpick_oh, cipher_mem, self.cipher_start),
+            ("hash", hash_pending, hpick_oh, hash_mem, self.hash_start),
         ):
             rr = RoundRobin(n)
             m.submodules[f"{name}_rr"] = rr
@@ -274,12 +276,7 @@ class SlotScheduler(wiring.Component):
             reading = Signal(name=f"{name}_reading")  # the RAM is reading the description
             landed = Signal(name=f"{name}_landed")  # ... and now it is in `word`
             word = Signal(port.payload.shape(), name=f"{name}_word")
-            if name == "cipher":
-                rp = cipher_mem.read_port()
-                m.d.comb += [rp.addr.eq(grant_index), rp.en.eq(read)]
-                m.d.sync += word.eq(rp.data)
-            else:
-                m.d.comb += [hash_mem.r_addr[0].eq(grant_index), word.eq(hash_mem.r_data[0])]
+            m.d.comb += [ram.r_addr[0].eq(grant_index), word.eq(ram.r_data[0])]
             offer = Signal.like(port.payload, name=f"{name}_offer")
             m.d.comb += [
                 rr.requests.eq(pending),

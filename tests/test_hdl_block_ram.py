@@ -27,16 +27,19 @@ from hdl.target import ECP5
 from sim.hdl_synth import tool
 
 
-def test_block_ram_reads_what_was_written() -> None:
+@pytest.mark.parametrize("transparent", [False, True])
+def test_block_ram_reads_what_was_written(transparent: bool) -> None:
     depth, readers = 32, 2
-    dut = BlockRAM(width=24, depth=depth, readers=readers)
+    dut = BlockRAM(width=24, depth=depth, readers=readers, transparent=transparent)
     rng = random.Random(7)
     model = [0] * depth
     asked: list[list[int | None]] = [[] for _ in range(readers)]
     got: list[list[int]] = [[] for _ in range(readers)]
     cycles = 300
+    collisions = 0
 
     async def bench(ctx) -> None:
+        nonlocal collisions
         for _ in range(cycles):
             write = rng.random() < 0.5
             w_addr, w_word = rng.randrange(depth), rng.getrandbits(24)
@@ -44,10 +47,14 @@ def test_block_ram_reads_what_was_written() -> None:
             ctx.set(dut.w_addr, w_addr)
             ctx.set(dut.w_data, w_word)
             for r in range(readers):
-                a = rng.randrange(depth)
+                a = w_addr if rng.random() < 0.2 else rng.randrange(depth)
                 ctx.set(dut.r_addr[r], a)
-                # an address sampled at the edge that writes it reads an undefined word
-                asked[r].append(None if write and a == w_addr else model[a])
+                if write and a == w_addr:  # sampled at the edge that writes it: the new word, if
+                    # transparent, else undefined
+                    asked[r].append(w_word if transparent else None)
+                    collisions += 1
+                else:
+                    asked[r].append(model[a])
                 got[r].append(ctx.get(dut.r_data[r]))
             if write:
                 model[w_addr] = w_word
@@ -58,6 +65,7 @@ def test_block_ram_reads_what_was_written() -> None:
     sim.add_testbench(bench)
     sim.run()
     lat = BlockRAM.LATENCY
+    assert collisions > 20
     for r in range(readers):
         pairs = list(zip(asked[r][: cycles - lat], got[r][lat:], strict=True))
         assert sum(want is not None for want, _ in pairs) > cycles // 2
