@@ -47,6 +47,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .des import LATENCY, DESPipeline
+from .pipeline import RegisterSlice
 
 __all__ = ["CBCUnit", "cbc_start_layout", "cbc_block_layout", "DEFAULT_LANES", "ROUND_TRIP", "lane_bits"]
 
@@ -112,9 +113,9 @@ class CBCUnit(wiring.Component):
         accepted and ignored.
     i : stream, in
         The blocks of each lane's current job, in order (:func:`cbc_block_layout`). Send a job's
-        blocks only after its ``start`` was accepted. ``ready`` depends on ``i.payload.lane``: it is
-        low while that lane's buffer is full (the other lanes' blocks may still go in). A block for
-        a lane number >= ``lanes`` is accepted and dropped.
+        blocks only after its ``start`` was accepted. ``ready`` is a register (a register slice
+        takes the blocks first); a block waits there while its lane's buffer is full, holding up
+        the blocks behind it. A block for a lane number >= ``lanes`` is accepted and dropped.
     o : stream, out
         Result blocks (:func:`cbc_block_layout`), tagged with their lane: ciphertext for an
         encrypting job, plaintext for a decrypting one. Blocks of one lane come out in order; blocks
@@ -194,15 +195,21 @@ class CBCUnit(wiring.Component):
         rptr_w = rptrs.write_port()
         rptr_r = rptrs.read_port(domain="comb")
         rptr_start = rptrs.read_port(domain="comb")
-        in_lane = self.i.payload.lane
+        # Blocks enter through a register slice, so that `i.ready` is a register: whether a block
+        # goes in depends on its lane's count, and that select ran back through the feeding FIFO
+        # across the device (the reduced engine's critical path at 66f6698, seed 2).
+        m.submodules.in_slice = in_slice = RegisterSlice(cbc_block_layout(n))
+        wiring.connect(m, wiring.flipped(self.i), in_slice.i)
+        blk = in_slice.o
+        in_lane = blk.payload.lane
         in_lane_ok = Signal()
         m.d.comb += in_lane_ok.eq(in_lane < n)
-        m.d.comb += self.i.ready.eq(~in_lane_ok | (count[in_lane] != depth))
+        m.d.comb += blk.ready.eq(~in_lane_ok | (count[in_lane] != depth))
         push = Signal()
         m.d.comb += [
-            push.eq(self.i.valid & self.i.ready & in_lane_ok),
+            push.eq(blk.valid & blk.ready & in_lane_ok),
             buf_w.addr.eq(Cat(wptr[in_lane], in_lane)),
-            buf_w.data.eq(self.i.payload.data),
+            buf_w.data.eq(blk.payload.data),
             buf_w.en.eq(push),
         ]
         with m.If(push):
@@ -365,6 +372,8 @@ class CBCUnit(wiring.Component):
             m.d.sync += busy[k].eq(
                 (count[k] != 0)
                 | (push & (in_lane == k))
+                | (blk.valid & (in_lane == k))  # (and the slice's second place, conservatively:)
+                | ~in_slice.i.ready
                 | waiting[k]
                 | soon[k]  # (an encrypting lane's last ciphertext still writes its chaining
                 | returning[k]  # register on its way out)

@@ -1,14 +1,14 @@
-"""Pipeline building blocks: a value delayed by a fixed number of cycles, and a FIFO whose places
-are handed out as credits to a pipeline that cannot stall."""
+"""Pipeline building blocks: a value delayed by a fixed number of cycles, a FIFO whose places
+are handed out as credits to a pipeline that cannot stall, and a stream register slice."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal, Value
-from amaranth.lib import wiring
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["delayed", "CreditFIFO"]
+__all__ = ["delayed", "CreditFIFO", "RegisterSlice"]
 
 
 def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
@@ -72,4 +72,35 @@ class CreditFIFO(wiring.Component):
             m.d.sync += [credits.eq(credits - 1), self.has_credit.eq(credits > 1)]
         with m.Elif(popped & ~self.take):
             m.d.sync += [credits.eq(credits + 1), self.has_credit.eq(1)]
+        return m
+
+
+class RegisterSlice(wiring.Component):
+    """A stream stage whose every output is a register: ``i.ready``, ``o.valid`` and ``o.payload``.
+
+    Two places (the output register and a skid register behind it) keep it at full rate: a word
+    arriving while the output is held waits in the skid, and ``i.ready`` falls only then. So a
+    consumer's ``ready`` that depends on the payload or on logic far away ends here, instead of
+    running back to the producer in the same cycle. One cycle of latency.
+    """
+
+    def __init__(self, shape) -> None:
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform) -> Elaboratable:
+        m = Module()
+        skid_valid = Signal()
+        skid = Signal(self.i.p.shape())
+        o_valid = Signal()
+        o_payload = Signal(self.i.p.shape())
+        m.d.comb += [self.i.ready.eq(~skid_valid), self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
+        incoming = self.i.valid & ~skid_valid
+        with m.If(~o_valid | self.o.ready):
+            m.d.sync += [
+                o_valid.eq(skid_valid | incoming),
+                o_payload.eq(Mux(skid_valid, skid, self.i.payload)),
+                skid_valid.eq(0),
+            ]
+        with m.Elif(incoming):
+            m.d.sync += [skid_valid.eq(1), skid.eq(self.i.payload)]
         return m

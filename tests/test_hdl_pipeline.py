@@ -1,7 +1,9 @@
-"""hdl.pipeline (delayed, CreditFIFO) in Amaranth's simulator: a delayed value appears exactly its
-cycles later, and a credited FIFO fed by a pipeline that never stalls keeps every word in order,
-loses none under random back-pressure, and runs at one word per cycle when its depth covers the
-credit's round trip."""
+"""hdl.pipeline (delayed, CreditFIFO, RegisterSlice) in Amaranth's simulator: a delayed value
+appears exactly its cycles later; a credited FIFO fed by a pipeline that never stalls keeps every
+word in order, loses none under random back-pressure, and runs at one word per cycle when its
+depth covers the credit's round trip; a register slice passes every word in order under random
+valid/ready at one word per cycle when nothing stalls, with ``i.ready`` and ``o.valid`` unmoved by
+the other side's signals within a cycle (registers)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
-from hdl.pipeline import CreditFIFO, delayed
+from hdl.pipeline import CreditFIFO, RegisterSlice, delayed
 
 
 @pytest.mark.parametrize("cycles", [0, 1, 3])
@@ -101,3 +103,41 @@ def test_credit_fifo_runs_at_one_word_per_cycle_when_deep_enough() -> None:
     started, got = run_producer(latency, depth=latency + 5, p_start=1.0, p_read=1.0, cycles=300, seed=0)
     assert got == list(range(len(got)))
     assert len(got) >= 300 - (latency + 4)
+
+
+@pytest.mark.parametrize(("seed", "idle", "stall"), [(1, 0.0, 0.0), (2, 0.3, 0.5), (3, 0.6, 0.2)])
+def test_register_slice_passes_every_word_in_order(seed: int, idle: float, stall: float) -> None:
+    dut = RegisterSlice(16)
+    rng = random.Random(seed)
+    words = [rng.getrandbits(16) for _ in range(300)]
+    got: list[int] = []
+    cycles = 0
+
+    async def bench(ctx) -> None:
+        nonlocal cycles
+        sent = 0
+        while len(got) < len(words) and cycles < 3000:
+            offer = sent < len(words) and rng.random() >= idle
+            take = rng.random() >= stall
+            ctx.set(dut.i.valid, 0)
+            ctx.set(dut.o.ready, 0)
+            before = (ctx.get(dut.i.ready), ctx.get(dut.o.valid), ctx.get(dut.o.payload))
+            ctx.set(dut.i.valid, offer)
+            ctx.set(dut.i.payload, words[sent] if offer else 0)
+            ctx.set(dut.o.ready, take)
+            # registers: the other side's valid / ready / payload move nothing in this cycle
+            assert (ctx.get(dut.i.ready), ctx.get(dut.o.valid), ctx.get(dut.o.payload)) == before
+            if offer and ctx.get(dut.i.ready):
+                sent += 1
+            if take and ctx.get(dut.o.valid):
+                got.append(ctx.get(dut.o.payload))
+            cycles += 1
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == words
+    if idle == stall == 0.0:
+        assert cycles == len(words) + 1  # one word per cycle, one cycle of latency
