@@ -165,17 +165,15 @@ class SlotScheduler(wiring.Component):
         c_data = Signal(cs_layout)  # the cipher description written at early start or commit
         h_data = Signal(hs_layout)  # the hash description written at commit
         m.d.comb += [
+            cipher_mem.w_en.eq(self.commit | early),
+            cipher_mem.w_addr.eq(Mux(early, early_slot, r.slot)),
+            cipher_mem.w_data.eq(c_data),
             hash_mem.w_en.eq(self.commit),
             hash_mem.w_addr.eq(r.slot),
             hash_mem.w_data.eq(h_data),
             icv_exp_mem.w_en.eq(self.commit),
             icv_exp_mem.w_addr.eq(r.slot),
             icv_exp_mem.w_data.eq(r.icv),
-        ]
-        m.d.comb += [
-            cipher_mem.w_en.eq(self.commit | early),
-            cipher_mem.w_addr.eq(Mux(early, early_slot, r.slot)),
-            cipher_mem.w_data.eq(c_data),
             c_data.slot.eq(Mux(early, early_slot, r.slot)),
             c_data.key.eq(r.ctx.des_key),
             c_data.iv.eq(Mux(early, early_iv, r.iv)),
