@@ -21,8 +21,11 @@ from .target import family
 
 __all__ = ["BlockRAM", "dp16kd_mode"]
 
-DP16KD_MODES = ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
-"""A DP16KD's (data width, words) configurations, widest first."""
+DP16KD_MODES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+"""A DP16KD's (data width, words) configurations, widest first. The 36-bit one is the RAM's
+pseudo-dual-port mode (Lattice's PDPW16KD): port A writes 36 bits (DIA and DIB, its four byte
+enables on ADA0-3 carrying the write enable), port B reads them (DOA and DOB); both halves'
+output registers are on (REGMODE_A and REGMODE_B), as Lattice's own tools set them for it."""
 DP16KD_ADDRESS_PINS = 14
 
 
@@ -100,7 +103,8 @@ class BlockRAM(wiring.Component):
         return m
 
     def _generic(self, m: Module, outs: list[Signal]) -> None:
-        m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[], attrs={"no_rw_check": 1})
+        attrs = {"ram_style": "block", "no_rw_check": 1}
+        m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[], attrs=attrs)
         wp = mem.write_port()
         m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data)]
         for r in range(self.readers):
@@ -116,18 +120,35 @@ class BlockRAM(wiring.Component):
         tiles = -(-self.width // width)
         w_data = Signal(tiles * width)
         m.d.comb += w_data.eq(self.w_data)
+        wide = width == 36
         for r in range(self.readers):
             r_data = Signal(tiles * width, name=f"r{r}_data")
             m.d.comb += outs[r].eq(r_data)
             for t in range(tiles):
+                word_in = [w_data[t * width + i] if i < width else Const(0) for i in range(36)]
+                word_out = [r_data[t * width + i] for i in range(width)]
+                if wide:
+                    ada = [self.w_en] * 4 + _address(self.w_addr, low, False)[4:]
+                    data_pins = {
+                        **_pins("i_DIA", word_in[:18]),
+                        **_pins("i_DIB", word_in[18:]),
+                        **{f"o_DOA{i}": v for i, v in enumerate(word_out[:18])},
+                        **{f"o_DOB{i}": v for i, v in enumerate(word_out[18:])},
+                    }
+                else:
+                    ada = _address(self.w_addr, low, width == 18)
+                    data_pins = {
+                        **_pins("i_DIA", word_in[:18]),
+                        **_pins("i_DIB", [Const(0)] * 18),
+                        **{f"o_DOB{i}": v for i, v in enumerate(word_out)},
+                    }
                 ports = {
                     "i_CLKA": ClockSignal(),
                     "i_CLKB": ClockSignal(),
-                    **_pins("i_ADA", _address(self.w_addr, low, width == 18)),
+                    **_pins("i_ADA", ada),
                     **_pins("i_ADB", _address(self.r_addr[r], low, False)),
-                    **_pins("i_DIA", [w_data[t * width + i] if i < width else Const(0) for i in range(18)]),
-                    **{f"o_DOB{i}": r_data[t * width + i] for i in range(width)},
-                    "i_WEA": self.w_en,
+                    **data_pins,
+                    "i_WEA": Const(1) if wide else self.w_en,
                     "i_WEB": Const(0),
                 }
                 for port in "AB":
@@ -137,7 +158,7 @@ class BlockRAM(wiring.Component):
                     "DP16KD",
                     p_DATA_WIDTH_A=width,
                     p_DATA_WIDTH_B=width,
-                    p_REGMODE_A="NOREG",
+                    p_REGMODE_A="OUTREG" if wide else "NOREG",
                     p_REGMODE_B="OUTREG",
                     p_WRITEMODE_A="NORMAL",
                     p_WRITEMODE_B="NORMAL",
