@@ -33,9 +33,9 @@ LUT-RAM buffer (:mod:`hdl.block_buffer`), 4.1k LUT4 + 2.1k FF, 100.7 MHz, the lo
 block's first word from the buffer into the core's first sum; with the first words kept in the
 cores' ``head`` registers, 111.3 MHz; with the chaining values shifted in from the key bus (no
 parallel load of ``state`` and ``key``), 3.9k LUT4 + 2.3k FF, 113.8 MHz (111.7 at the lane's
-registered handoff), the MD5 step the limit. Before the chained start, with
-``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False --mapper abc``, 4.1k LUT4 + 245
-CCU2C + 2.2k FF): 103.4 MHz. The word
+registered handoff; 113.95 with the feed's word chosen by registers), the MD5 step the limit.
+Before the chained start, with ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False
+--mapper abc``, 4.1k LUT4 + 245 CCU2C + 2.2k FF): 103.4 MHz. The word
 counters' "last word" / "no word left" tests are registers beside the counters (``msg_last``,
 ``msg_done``; the lane's ``from_data``, ``data_last``), off the paths into the feed FIFO and the
 block buffer.
@@ -444,7 +444,8 @@ class HMACUnit(wiring.Component):
             with m.State("DRAIN"):
                 # Words after the expected final one, up to `last`: discarded (the job is in error).
                 with m.If(ended):
-                    m.d.sync += feed_tail.eq(1)
+                    # (only keyed MD5 feeds in TAIL: a unit without MD5 builds no key pieces)
+                    m.d.sync += feed_tail.eq(keyed)
                     m.next = "TAIL"
                 with m.Else():
                     m.d.comb += din_ready.eq(1)
