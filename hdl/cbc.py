@@ -198,18 +198,28 @@ class CBCUnit(wiring.Component):
         # Blocks enter through a register slice, so that `i.ready` is a register: whether a block
         # goes in depends on its lane's count, and that select ran back through the feeding FIFO
         # across the device (the reduced engine's critical path at 66f6698, seed 2).
-        m.submodules.in_slice = in_slice = RegisterSlice(cbc_block_layout(n))
-        wiring.connect(m, wiring.flipped(self.i), in_slice.i)
-        blk = in_slice.o
-        in_lane = blk.payload.lane
-        in_lane_ok = Signal()
-        m.d.comb += in_lane_ok.eq(in_lane < n)
-        m.d.comb += blk.ready.eq(~in_lane_ok | (count[in_lane] != depth))
-        push = Signal()
+        # The slice also carries the lane one-hot (decoded on the way in; none set for a lane
+        # number >= n), and each lane's "buffer has room" is a register beside its count, so a
+        # block's acceptance is an AND-OR of registers, not a 16-way select of the counts.
+        in_layout = data.StructLayout({"block": cbc_block_layout(n), "onehot": n})
+        m.submodules.in_slice = in_slice = RegisterSlice(in_layout)
         m.d.comb += [
-            push.eq(blk.valid & blk.ready & in_lane_ok),
+            in_slice.i.valid.eq(self.i.valid),
+            in_slice.i.payload.block.eq(self.i.payload),
+            in_slice.i.payload.onehot.eq(Cat(self.i.payload.lane == k for k in range(n))),
+            self.i.ready.eq(in_slice.i.ready),
+        ]
+        blk = in_slice.o
+        in_lane, in_onehot = blk.payload.block.lane, blk.payload.onehot
+        room = Signal(n, init=(1 << n) - 1)  # count[k] != depth
+        push = Signal()
+        push_oh = Signal(n)  # push, per lane
+        m.d.comb += [
+            push_oh.eq(Mux(blk.valid, room & in_onehot, 0)),
+            push.eq(push_oh.any()),
+            blk.ready.eq(~in_onehot.any() | (room & in_onehot).any()),
             buf_w.addr.eq(Cat(wptr[in_lane], in_lane)),
-            buf_w.data.eq(blk.payload.data),
+            buf_w.data.eq(blk.payload.block.data),
             buf_w.en.eq(push),
         ]
         with m.If(push):
@@ -277,12 +287,12 @@ class CBCUnit(wiring.Component):
         # prepared from registers for "lane k picked now" and "not picked", then one mux.
         soon_next = in_flight[LATENCY - 3]
         for k in range(n):
-            inc = push & (in_lane == k)
+            inc = push_oh[k]
             dec = pick & onehot[k]
             with m.If(inc & ~dec):
-                m.d.sync += count[k].eq(count[k] + 1)
+                m.d.sync += [count[k].eq(count[k] + 1), room[k].eq(count[k] != depth - 1)]
             with m.Elif(dec & ~inc):
-                m.d.sync += count[k].eq(count[k] - 1)
+                m.d.sync += [count[k].eq(count[k] - 1), room[k].eq(1)]
             kept = ((count[k] != 0) | inc) & (~waiting[k] | soon[k] | soon_next[k])
             taken = ((count[k] > 1) | ((count[k] == 1) & inc)) & (decrypt[k] | soon_next[k])
             m.d.sync += eligible[k].eq(Mux(dec, taken, kept))
@@ -371,8 +381,8 @@ class CBCUnit(wiring.Component):
         for k in range(n):
             m.d.sync += busy[k].eq(
                 (count[k] != 0)
-                | (push & (in_lane == k))
-                | (blk.valid & (in_lane == k))  # (and the slice's second place, conservatively:)
+                | push_oh[k]
+                | (blk.valid & in_onehot[k])  # (and the slice's second place, conservatively:)
                 | ~in_slice.i.ready
                 | waiting[k]
                 | soon[k]  # (an encrypting lane's last ciphertext still writes its chaining
