@@ -33,7 +33,8 @@ LUT-RAM buffer (:mod:`hdl.block_buffer`), 4.1k LUT4 + 2.1k FF, 100.7 MHz, the lo
 block's first word from the buffer into the core's first sum; with the first words kept in the
 cores' ``head`` registers, 111.3 MHz; with the chaining values shifted in from the key bus (no
 parallel load of ``state`` and ``key``), 3.9k LUT4 + 2.3k FF, 113.8 MHz (111.7 at the lane's
-registered handoff; 113.95 with the feed's word chosen by registers), the MD5 step the limit.
+registered handoff; 113.95 with the feed's word chosen by registers; 104.7 / 116.5 / 112.2 with
+``--seed 1 / 2 / 3`` at the code that followed), the MD5 step the limit.
 Before the chained start, with ``md5_step_cycles=2``: 100.5 MHz; SHA-1 only (``--param md5=False
 --mapper abc``, 4.1k LUT4 + 245 CCU2C + 2.2k FF): 103.4 MHz. The word
 counters' "last word" / "no word left" tests are registers beside the counters (``msg_last``,
@@ -519,8 +520,8 @@ class HMACPool(wiring.Component):
         Words of buffer per lane in front of its hash (see :class:`HMACUnit`).
     md5_lanes : int or None
         How many lanes (lanes 0 .. md5_lanes - 1) have an MD5 core; the others run SHA-1 only,
-        which saves nearly half a unit's logic (HMACUnit(fifo_depth=8) alone, yosys: 3,935 ->
-        2,190 LUT4).
+        which saves nearly half a unit's logic (HMACUnit(fifo_depth=8) alone, yosys: 3,946 ->
+        2,185 LUT4).
         ``None``: all. With 0, MD5 jobs are taken by any lane and complete with ``error``.
     md5_step_cycles : 1 or 2
         See :class:`HMACUnit`.
