@@ -6,7 +6,9 @@ instead yosys (``synth_ecp5`` up to its LUT mapping) maps the generic elaboratio
 register, and the test wants the same RAMs wired the same way: each DP16KD pin fed by the same
 port bit or constant, each data output reaching the same port bit (through yosys's register in
 the generic case, directly in the ECP5 one), in the same width mode; only the output register
-moved into the RAM (``REGMODE_B``).
+moved into the RAM (``REGMODE_B``, and ``REGMODE_A`` for the 36-bit mode's other half). The
+differences in constants that cannot change what is written (unused bytes' enables, unused data
+inputs) are listed where they are skipped.
 """
 
 from __future__ import annotations
