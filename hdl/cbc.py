@@ -381,7 +381,6 @@ class CBCUnit(wiring.Component):
         for k in range(n):
             m.d.sync += busy[k].eq(
                 (count[k] != 0)
-                | push_oh[k]
                 | (blk.valid & in_onehot[k])  # (and the slice's second place, conservatively:)
                 | ~in_slice.i.ready
                 | waiting[k]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
+from hdl_helpers import run_sim
 
 from hdl.block_ram import BlockRAM, dp16kd_mode
 from hdl.target import ECP5
@@ -62,10 +62,7 @@ def test_block_ram_reads_what_was_written(transparent: bool) -> None:
                 model[w_addr] = w_word
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_sim(dut, bench)
     lat = BlockRAM.LATENCY
     assert collisions > 20
     for r in range(readers):

@@ -12,6 +12,7 @@ import random
 import pytest
 from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
+from hdl_helpers import run_sim
 
 from hdl.pipeline import CreditFIFO, RegisterSlice, delayed
 
@@ -134,10 +135,7 @@ def test_register_slice_passes_every_word_in_order(seed: int, idle: float, stall
             cycles += 1
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_sim(dut, bench)
     assert got == words
     if idle == stall == 0.0:
         assert cycles == len(words) + 1  # one word per cycle, one cycle of latency
