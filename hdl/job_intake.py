@@ -80,7 +80,8 @@ class JobIntake(wiring.Component):
         cycle (a register: a slot freed in one cycle can be taken from the next one on). A taken
         slot must leave the bitmap the cycle after ``alloc``.
     alloc : Out(1)
-        Pulses when the intake takes slot ``alloc_slot``.
+        A register: pulses the cycle after the intake took slot ``alloc_slot`` (with a frame's
+        first word).
     alloc_slot : Out(slot_bits)
     wr_en, wr_addr, wr_data : Out
         Writes of data words into the input buffer: ``wr_addr`` is ``slot * slot_words + index``.
@@ -143,16 +144,20 @@ class JobIntake(wiring.Component):
         hdr0 = JobHeader(Cat(word.data, C(0, 64)))  # word 0 carries bits 63..0 of the header
         hdr1_cipher_len = word.data[:16]
 
-        # The lowest free slot, registered: `free` loses a bit only when this intake takes it, and
-        # the next frame's first word comes two cycles later at the earliest, so the register is
-        # never behind on a taken slot (a freed slot shows a cycle late).
+        # The lowest free slot, registered. `alloc` is a register too (the reduced engine's
+        # critical path at 56f0f73, seed 1: a frame's acceptance -> the scheduler's `free`, 8.8 ns
+        # of routing), so `free` loses a taken slot two edges after the frame's first word;
+        # `taken` covers the slot in between. The next frame's first word comes two cycles later
+        # at the earliest, when `lowest` has seen both (a freed slot shows a cycle late).
         any_free = Signal(init=1)  # (the scheduler's `free` starts all ones)
         lowest = Signal(self.slot_bits)
-        found, index = lowest_set(self.free, self.slot_bits)
+        taken = Signal(self.slots)  # one-hot: the slot taken in the previous cycle
+        found, index = lowest_set(self.free & ~taken, self.slot_bits)
         m.d.sync += [lowest.eq(index), any_free.eq(found)]
 
         accept = Signal()
         m.d.comb += accept.eq(self.jobs.valid & self.jobs.ready)
+        m.d.sync += [self.alloc.eq(0), taken.eq(0)]
 
         op = rec.op
         op_cipher, op_auth, op_in = op[0], op[1], op[2]
@@ -222,11 +227,12 @@ class JobIntake(wiring.Component):
                     self.jobs.ready.eq(any_free),
                     self.ctx_addr.eq(hdr0.conn_id),
                     self.ctx_en.eq(accept),
-                    self.alloc.eq(accept),
-                    self.alloc_slot.eq(lowest),
                 ]
                 with m.If(accept):
                     m.d.sync += [
+                        self.alloc.eq(1),
+                        self.alloc_slot.eq(lowest),
+                        taken.eq(C(1, self.slots) << lowest),
                         rec.slot.eq(lowest),
                         rec.op.eq(hdr0.op),
                         rec.conn_id.eq(hdr0.conn_id),

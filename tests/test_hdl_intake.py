@@ -300,6 +300,7 @@ def run_intake(seed: int, n_frames: int, *, idle: float, busy: float) -> tuple[l
         cur: Seen | None = None
         writes_seen = 0
         active_since_early = False
+        awaiting_slot: Seen | None = None
         while not done["frames"]:
             names = ("valid", "ready", "alloc", "aslot", "wr_en", "wr_addr", "wr_data", "early", "early_iv")
             names += ("commit", "fill_active", "fill_slot", "fill_words", "cvalid", "cconn", "cbits")
@@ -325,6 +326,13 @@ def run_intake(seed: int, n_frames: int, *, idle: float, busy: float) -> tuple[l
             valid, ready, alloc, aslot = v["valid"], v["ready"], v["alloc"], v["aslot"]
             wr_en, early, commit, fill_active = v["wr_en"], v["early"], v["commit"], v["fill_active"]
             cvalid, cconn, cbits = v["cvalid"], v["cconn"], v["cbits"]
+            # `alloc` is a register: it names the slot the cycle after the frame's first word
+            if awaiting_slot is not None:
+                assert alloc, "no alloc the cycle after a frame's first word"
+                awaiting_slot.slot = aslot
+                awaiting_slot = None
+            else:
+                assert not alloc, "alloc without a frame's first word the cycle before"
             rec_now = record_dict(it.record, ctx) if (commit or early) else None
             if cvalid and cconn < CONNS:
                 pending_ctx = (cconn, cbits)
@@ -332,8 +340,8 @@ def run_intake(seed: int, n_frames: int, *, idle: float, busy: float) -> tuple[l
                 pending_ctx = None
             if valid and ready:
                 if cur is None:
-                    assert alloc, "a frame's first word is taken without a slot"
-                    cur = Seen(slot=aslot)
+                    cur = Seen()
+                    awaiting_slot = cur
                     seen.append(cur)
                     writes_seen = 0
                     active_since_early = False
