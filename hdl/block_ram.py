@@ -12,7 +12,9 @@ output register on; anywhere else (simulation, the generic export) it is an Amar
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal
+from dataclasses import dataclass
+
+from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -58,18 +60,33 @@ class BlockRAM(wiring.Component):
     beside the RAM keeps for the case (the write's address, registered, is compared with the
     read's a cycle later, so ``r_data`` is a multiplexer after two registers, not after the
     RAM). From the next edge on every address reads the new word.
+
+    ``registered_write``: the write port goes through a register before the RAM, for write
+    signals that come from far away (the RAM sits in the device's RAM rows, wherever its reads
+    are needed; the reduced engine's critical path at 601a235 was a write address, 9.5 ns of
+    routing). The RAM then writes a word an edge late; a read sampled at that edge takes the
+    word from the same bypass, so the ports behave as described above either way.
     """
 
     LATENCY = 2
     """Clock edges from a read address to its word on ``r_data``."""
 
-    def __init__(self, *, width: int, depth: int, readers: int, transparent: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        width: int,
+        depth: int,
+        readers: int,
+        transparent: bool = False,
+        registered_write: bool = False,
+    ) -> None:
         if width < 1 or depth < 2 or readers < 1:
             raise ValueError(
                 f"BlockRAM needs width >= 1, depth >= 2, readers >= 1; got {width}, {depth}, {readers}"
             )
         self.width, self.depth, self.readers = width, depth, readers
         self.transparent = transparent
+        self.registered_write = registered_write
         self.abits = (depth - 1).bit_length()
         super().__init__(
             {
@@ -84,42 +101,52 @@ class BlockRAM(wiring.Component):
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
         outs = [Signal(self.width, name=f"ram{r}", reset_less=True) for r in range(self.readers)]
+        request = _Write(self.w_en, self.w_addr, self.w_data)
+        # the write requested at each edge, registered; with `registered_write` the RAM's write,
+        # and that one registered again (the RAM's write a cycle ago)
+        later = _Write.register(m, request, "w1") if self.transparent or self.registered_write else None
+        earlier = _Write.register(m, later, "w2") if self.registered_write else None
+        write = later if self.registered_write else request
         if family(platform) == "ecp5" and dp16kd_mode(self.depth) is not None:
-            self._ecp5(m, outs)
+            self._ecp5(m, outs, write)
         else:
-            self._generic(m, outs)
-        if not self.transparent:
+            self._generic(m, outs, write)
+        # The writes a read sampled at an edge can miss in the RAM, as they stand a cycle after
+        # that edge (next to the read's registered address), the newest first: the write
+        # requested at the read's own edge, and the one the RAM did at it.
+        missed = [w for w, on in ((later, self.transparent), (earlier, self.registered_write)) if on]
+        if not missed:
             m.d.comb += [self.r_data[r].eq(outs[r]) for r in range(self.readers)]
             return m
-        # the write at each edge, registered, and its data once more: `written` is beside the
-        # RAM's output when a read of the same edge comes out
-        w_en, w_addr = Signal(), Signal(self.abits)
-        w_data, written = Signal(self.width), Signal(self.width)
-        m.d.sync += [w_en.eq(self.w_en), w_addr.eq(self.w_addr), w_data.eq(self.w_data), written.eq(w_data)]
         for r in range(self.readers):
             read_addr, collided = Signal(self.abits, name=f"read_addr{r}"), Signal(name=f"collided{r}")
-            m.d.sync += [read_addr.eq(self.r_addr[r]), collided.eq(w_en & (w_addr == read_addr))]
-            m.d.comb += self.r_data[r].eq(Mux(collided, written, outs[r]))
+            bypass = Signal(self.width, name=f"bypass{r}")  # beside the RAM's output when it comes
+            hits = [w.en & (w.addr == read_addr) for w in missed]
+            chosen = missed[-1].data
+            for hit, w in reversed(list(zip(hits[:-1], missed[:-1], strict=True))):
+                chosen = Mux(hit, w.data, chosen)
+            m.d.sync += [read_addr.eq(self.r_addr[r]), collided.eq(_any(hits)), bypass.eq(chosen)]
+            m.d.comb += self.r_data[r].eq(Mux(collided, bypass, outs[r]))
         return m
 
-    def _generic(self, m: Module, outs: list[Signal]) -> None:
+    def _generic(self, m: Module, outs: list[Signal], write: _Write) -> None:
         attrs = {"ram_style": "block", "no_rw_check": 1}
         m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[], attrs=attrs)
         wp = mem.write_port()
-        m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data)]
+        m.d.comb += [wp.en.eq(write.en), wp.addr.eq(write.addr), wp.data.eq(write.data)]
         for r in range(self.readers):
             rp = mem.read_port()
             m.d.comb += rp.addr.eq(self.r_addr[r])
             m.d.sync += outs[r].eq(rp.data)
 
-    def _ecp5(self, m: Module, outs: list[Signal]) -> None:
+    def _ecp5(self, m: Module, outs: list[Signal], write: _Write) -> None:
         mode = dp16kd_mode(self.depth)
         assert mode is not None
         width, words = mode
         low = DP16KD_ADDRESS_PINS - (words - 1).bit_length()  # address pins below the word address
         tiles = -(-self.width // width)
         w_data = Signal(tiles * width)
-        m.d.comb += w_data.eq(self.w_data)
+        m.d.comb += w_data.eq(write.data)
         wide = width == 36
         for r in range(self.readers):
             r_data = Signal(tiles * width, name=f"r{r}_data")
@@ -128,7 +155,7 @@ class BlockRAM(wiring.Component):
                 word_in = [w_data[t * width + i] if i < width else Const(0) for i in range(36)]
                 word_out = [r_data[t * width + i] for i in range(width)]
                 if wide:
-                    ada = [self.w_en] * 4 + _address(self.w_addr, low, False)[4:]
+                    ada = [write.en] * 4 + _address(write.addr, low, False)[4:]
                     data_pins = {
                         **_pins("i_DIA", word_in[:18]),
                         **_pins("i_DIB", word_in[18:]),
@@ -136,7 +163,7 @@ class BlockRAM(wiring.Component):
                         **{f"o_DOB{i}": v for i, v in enumerate(word_out[18:])},
                     }
                 else:
-                    ada = _address(self.w_addr, low, width == 18)
+                    ada = _address(write.addr, low, width == 18)
                     data_pins = {
                         **_pins("i_DIA", word_in[:18]),
                         **_pins("i_DIB", [Const(0)] * 18),
@@ -148,7 +175,7 @@ class BlockRAM(wiring.Component):
                     **_pins("i_ADA", ada),
                     **_pins("i_ADB", _address(self.r_addr[r], low, False)),
                     **data_pins,
-                    "i_WEA": Const(1) if wide else self.w_en,
+                    "i_WEA": Const(1) if wide else write.en,
                     "i_WEB": Const(0),
                 }
                 for port in "AB":
@@ -168,6 +195,31 @@ class BlockRAM(wiring.Component):
                     p_GSR="AUTO",
                     **ports,
                 )
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A write port's signals: enable, address, data."""
+
+    en: Value
+    addr: Value
+    data: Value
+
+    @staticmethod
+    def register(m: Module, w: _Write, name: str) -> _Write:
+        """``w`` a clock edge later (the data not reset: only a set ``en`` makes it count)."""
+        en = Signal(name=f"{name}_en")
+        addr = Signal(len(w.addr), name=f"{name}_addr")
+        data = Signal(len(w.data), name=f"{name}_data", reset_less=True)
+        m.d.sync += [en.eq(w.en), addr.eq(w.addr), data.eq(w.data)]
+        return _Write(en, addr, data)
+
+
+def _any(bits: list[Value]) -> Value:
+    out = bits[0]
+    for b in bits[1:]:
+        out = out | b
+    return out
 
 
 def _address(addr, low: int, byte_enables: bool) -> list:

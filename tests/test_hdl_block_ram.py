@@ -29,19 +29,25 @@ from hdl.target import ECP5
 from sim.hdl_synth import tool
 
 
-@pytest.mark.parametrize("transparent", [False, True])
-def test_block_ram_reads_what_was_written(transparent: bool) -> None:
+@pytest.mark.parametrize("registered_write", [False, True], ids=["write", "registered-write"])
+@pytest.mark.parametrize("transparent", [False, True], ids=["normal", "transparent"])
+def test_block_ram_reads_what_was_written(transparent: bool, registered_write: bool) -> None:
     depth, readers = 32, 2
-    dut = BlockRAM(width=24, depth=depth, readers=readers, transparent=transparent)
+    dut = BlockRAM(
+        width=24, depth=depth, readers=readers, transparent=transparent, registered_write=registered_write
+    )
     rng = random.Random(7)
     model = [0] * depth
     asked: list[list[int | None]] = [[] for _ in range(readers)]
     got: list[list[int]] = [[] for _ in range(readers)]
-    cycles = 300
+    cycles = 400
     collisions = 0
+    just_written = 0  # reads of the word written at the edge before (a registered write's RAM
+    # writes it at the read's edge)
+    previous = -1
 
     async def bench(ctx) -> None:
-        nonlocal collisions
+        nonlocal collisions, just_written, previous
         for _ in range(cycles):
             write = rng.random() < 0.5
             w_addr, w_word = rng.randrange(depth), rng.getrandbits(24)
@@ -49,7 +55,12 @@ def test_block_ram_reads_what_was_written(transparent: bool) -> None:
             ctx.set(dut.w_addr, w_addr)
             ctx.set(dut.w_data, w_word)
             for r in range(readers):
-                a = w_addr if rng.random() < 0.2 else rng.randrange(depth)
+                pick = rng.random()
+                a = rng.randrange(depth)
+                if pick < 0.2:
+                    a = w_addr
+                elif pick < 0.4 and previous >= 0:
+                    a = previous
                 ctx.set(dut.r_addr[r], a)
                 if write and a == w_addr:  # sampled at the edge that writes it: the new word, if
                     # transparent, else undefined
@@ -57,14 +68,16 @@ def test_block_ram_reads_what_was_written(transparent: bool) -> None:
                     collisions += 1
                 else:
                     asked[r].append(model[a])
+                    just_written += a == previous
                 got[r].append(ctx.get(dut.r_data[r]))
             if write:
                 model[w_addr] = w_word
+            previous = w_addr if write else -1
             await ctx.tick()
 
     run_sim(dut, bench)
     lat = BlockRAM.LATENCY
-    assert collisions > 20
+    assert collisions > 20 and just_written > 20
     for r in range(readers):
         pairs = list(zip(asked[r][: cycles - lat], got[r][lat:], strict=True))
         assert sum(want is not None for want, _ in pairs) > cycles // 2
