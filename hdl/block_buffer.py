@@ -3,8 +3,8 @@
 A lane writes the next block, eight 64-bit words, into one bank while a core compresses the
 block in the other; when the core accepts the new block the banks swap. The cores read the words
 where they lie, a row (two 32-bit words) at a time, in the order their schedule wants them: MD5
-one word per step in its message order, SHA-1 the first sixteen words once, into its schedule
-window. No core keeps a copy of the block, and nothing moves 512 bits at once: a block costs 16
+one word per step in its message order, SHA-1 the first sixteen words once, into its message
+schedule. No core keeps a copy of the block, and nothing moves 512 bits at once: a block costs 16
 LUT-RAM cells (ECP5 ``TRELLIS_DPR16X4``, 16 x 4 bits each) instead of a 512-bit register in the
 lane and another in each core, with its 512 load multiplexers and their select's fanout.
 """

@@ -10,19 +10,26 @@ The core keeps no copy of the block: it reads M[0..15] from its lane's
 :class:`~hdl.block_buffer.BlockBuffer`, one word per round into the message schedule. M[0] and M[1]
 (row 0) it reads before it accepts the block: while it is not reading its own block, it keeps row 0
 of the block being filled in ``head``, every cycle, so that a block's start sums registers, not a
-read of the buffer. The schedule is a 16-word sliding window one word ahead of the rounds: in
-round t it holds W[t-14..t+1], W[t+1] at its tail, and the word that enters the tail is M[t+2]
-while t + 2 < 16, then W[t+2] = ROTL1(W[t-1] ^ W[t-6] ^ W[t-12] ^ W[t-14]).
-Every window register but the last two only ever shifts: no load multiplexers (yosys, ``abc -lut
-4:7``: 1,334 -> 958 LUT4 against the window loaded with the whole block as it was accepted).
+read of the buffer.
+
+The message schedule runs one word ahead of the rounds: in round t the register ``tail`` holds
+W[t+1], and the word that enters it is M[t+2] while t + 2 < 16, then W[t+2] = ROTL1(W[t-1] ^ W[t-6]
+^ W[t-12] ^ W[t-14]). The words before W[t+1] are in a 16-word ring of distributed RAM (ECP5
+``TRELLIS_DPR16X4``, one copy per read: four), W[i] at address i mod 16, written from ``tail``
+each round and read asynchronously at addresses kept in registers beside the counters. It was a
+16-word shift register (448 flip-flops per core that only ever shifted): with eight lanes in the
+whole engine, nextpnr's placer strung those chains across the device (their registers' x
+coordinates' standard deviation ~50 tiles against the core's ~3), a 2-pin net of up to 137 tiles
+per bit.
 
 The round is FIPS 180-4's ``T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t`` with one rearrangement for
 timing: ``e + K_t + W_t`` does not depend on the round before it (the next round's e is this round's
-d, and W[t+1] is already in the window), so it is summed a cycle early into ``pre``.
+d, and W[t+1] is already in ``tail``), so it is summed a cycle early into ``pre``.
 """
 
 from amaranth import Array, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .block_buffer import BlockRead, BlockRow
@@ -77,8 +84,19 @@ class SHA1Core(wiring.Component):
     def elaborate(self, platform):
         m = Module()
 
-        w = [Signal(32, name=f"w{j}") for j in range(16)]  # the window: w[j] = W[t - 14 + j]
-        # The buffer word that enters the window next (M[t + 2] in round t; 0 and 1 while idle),
+        # The schedule: W[t+1] in `tail`, W[t-15..t] in the ring (W[i] at address i mod 16; in
+        # round t the write of W[t+1] replaces W[t-15]). The four words W[t+2] needs are read at
+        # addresses that count along with the rounds, from registers: t-1, t-6, t-12, t-14.
+        tail = Signal(32)
+        m.submodules.ring = ring = Memory(shape=32, depth=16, init=[], attrs={"ram_style": "distributed"})
+        ring_w = ring.write_port()
+        ring_waddr = Signal(4)  # t + 1 in round t; 0 while idle (a block's start writes W[0])
+        back = (1, 6, 12, 14)  # W[t - k] for these k
+        ring_raddr = [Signal(4, name=f"ring_raddr{k}") for k in back]
+        ring_r = [ring.read_port(domain="comb") for _ in back]
+        m.d.comb += ring_w.addr.eq(ring_waddr)
+        m.d.comb += [r.addr.eq(a) for r, a in zip(ring_r, ring_raddr, strict=True)]
+        # The buffer word that enters the schedule next (M[t + 2] in round t; 0 and 1 while idle),
         # and whether the words still come from the buffer (t + 2 < 16)
         fetch = Signal(4)
         from_buffer = Signal()
@@ -111,7 +129,8 @@ class SHA1Core(wiring.Component):
         temp = Signal(32)  # T = ROTL5(a) + f_t(b,c,d) + e + K_t + W_t
         m.d.comb += temp.eq(a.rotate_left(5) + f + pre)
         w_new = Signal(32)  # W[t + 2]
-        m.d.comb += w_new.eq(Mux(from_buffer, fetched, (w[13] ^ w[8] ^ w[2] ^ w[0]).rotate_left(1)))
+        back_xor = ring_r[0].data ^ ring_r[1].data ^ ring_r[2].data ^ ring_r[3].data
+        m.d.comb += w_new.eq(Mux(from_buffer, fetched, back_xor.rotate_left(1)))
 
         summed = [Signal(32, name=f"sum_{n}") for n in "abcde"]
         for j, v in enumerate((a, b, c, d, e)):
@@ -131,18 +150,23 @@ class SHA1Core(wiring.Component):
                     with m.If(~p.chain):
                         m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
                     m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
-                    # Row 0 of the block: M[0] into round 0's sum, both into the window's tail
+                    # Row 0 of the block: M[0] into round 0's sum and the ring, M[1] the tail
                     m.d.sync += pre.eq(start[4] + K[0] + head[0])
-                    m.d.sync += [w[14].eq(head[0]), w[15].eq(head[1])]
+                    m.d.comb += [ring_w.en.eq(1), ring_w.data.eq(head[0])]
+                    m.d.sync += [tail.eq(head[1]), ring_waddr.eq(1)]
+                    m.d.sync += [a.eq((-k) % 16) for a, k in zip(ring_raddr, back, strict=True)]
                     m.d.sync += [fetch.eq(2), from_buffer.eq(1), read_next.eq(0)]
                     m.d.sync += [t.eq(0), quarter.eq(0), quarter_next.eq(0)]
                     m.next = "ROUNDS"
             with m.State("ROUNDS"):
                 # e = d; d = c; c = ROTL30(b); b = a; a = T
                 m.d.sync += [e.eq(d), d.eq(c), c.eq(b.rotate_left(30)), b.eq(a), a.eq(temp)]
-                # Slide the window; the next round's e is this round's d, its W the window's tail.
-                m.d.sync += [w[j].eq(w[j + 1]) for j in range(15)] + [w[15].eq(w_new)]
-                m.d.sync += pre.eq(d + Array(K)[quarter_next] + w[15])
+                # W[t+1] into the ring, W[t+2] into the tail; the next round's e is this round's
+                # d, its W the tail.
+                m.d.comb += [ring_w.en.eq(1), ring_w.data.eq(tail)]
+                m.d.sync += [tail.eq(w_new), ring_waddr.eq(ring_waddr + 1)]
+                m.d.sync += [a.eq(a + 1) for a in ring_raddr]
+                m.d.sync += pre.eq(d + Array(K)[quarter_next] + tail)
                 m.d.sync += fetch.eq(fetch + 1)
                 with m.If(fetch == 15):
                     # the block's last word: from the next round on, row 0 of the next block
@@ -158,6 +182,6 @@ class SHA1Core(wiring.Component):
                 # H0 += a, H1 += b, H2 += c, H3 += d, H4 += e; a chained block starts from these
                 # registers in the next cycle
                 m.d.sync += [h[j].eq(summed[j]) for j in range(5)]
-                m.d.sync += [self.done.eq(1), idle.eq(1)]
+                m.d.sync += [self.done.eq(1), idle.eq(1), ring_waddr.eq(0)]
                 m.next = "IDLE"
         return m
