@@ -24,7 +24,7 @@ Checks, in order of precedence (the first that fails sets the status):
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Elaboratable, Module, Signal
+from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -88,6 +88,8 @@ class JobIntake(wiring.Component):
     commit : Out(1)
         Pulses once per frame, after its ``last`` word, with ``record`` valid.
     record : Out(job_record_layout(slot_bits))
+        The frame being parsed; valid at ``commit`` and ``early``, and held until the second edge
+        after ``commit`` (then the intake, waiting for a first word, takes whatever is offered).
     early : Out(1)
         Pulses when a ciphering job that passed its header checks delivers its IV: its cipher may
         start before the frame is complete (cut-through). ``record`` holds the header and context
@@ -151,13 +153,15 @@ class JobIntake(wiring.Component):
         # at the earliest, when `lowest` has seen both (a freed slot shows a cycle late).
         any_free = Signal(init=1)  # (the scheduler's `free` starts all ones)
         lowest = Signal(self.slot_bits)
-        taken = Signal(self.slots)  # one-hot: the slot taken in the previous cycle
+        lowest_oh = Signal(self.slots)  # `lowest` a cycle ago, one-hot: the slot taken if `alloc`
+        taken = Signal(self.slots)
+        m.d.comb += taken.eq(Mux(self.alloc, lowest_oh, 0))
         found, index = lowest_set(self.free & ~taken, self.slot_bits)
         m.d.sync += [lowest.eq(index), any_free.eq(found)]
 
         accept = Signal()
         m.d.comb += accept.eq(self.jobs.valid & self.jobs.ready)
-        m.d.sync += [self.alloc.eq(0), taken.eq(0)]
+        m.d.sync += self.alloc.eq(0)
 
         op = rec.op
         op_cipher, op_auth, op_in = op[0], op[1], op[2]
@@ -228,23 +232,28 @@ class JobIntake(wiring.Component):
                     self.ctx_addr.eq(hdr0.conn_id),
                     self.ctx_en.eq(accept),
                 ]
+                # The header's fields are taken from every word offered here, so that the
+                # acceptance (the job stream's handshake) enables few registers: a word not
+                # accepted is overwritten by the next, and the first word accepted stays, as
+                # the state moves on (the reduced engine's path at c55d707, seed 1: the
+                # handshake's fanout, 8.7 ns of routing).
+                m.d.sync += [
+                    self.alloc_slot.eq(lowest),
+                    lowest_oh.eq(C(1, self.slots) << lowest),
+                    rec.slot.eq(lowest),
+                    rec.op.eq(hdr0.op),
+                    rec.conn_id.eq(hdr0.conn_id),
+                    rec.tag.eq(hdr0.tag),
+                    rec.auth_len.eq(hdr0.auth_len),
+                    rec.cipher_len.eq(0),
+                    rec.iv.eq(0),
+                    rec.icv.eq(0),
+                    auth_words.eq((hdr0.auth_len + 7) >> 3),
+                    auth_ragged.eq(hdr0.auth_len[:3] != 0),
+                    self.fill_words.eq(0),
+                ]
                 with m.If(accept):
-                    m.d.sync += [
-                        self.alloc.eq(1),
-                        self.alloc_slot.eq(lowest),
-                        taken.eq(C(1, self.slots) << lowest),
-                        rec.slot.eq(lowest),
-                        rec.op.eq(hdr0.op),
-                        rec.conn_id.eq(hdr0.conn_id),
-                        rec.tag.eq(hdr0.tag),
-                        rec.auth_len.eq(hdr0.auth_len),
-                        rec.cipher_len.eq(0),
-                        rec.iv.eq(0),
-                        rec.icv.eq(0),
-                        auth_words.eq((hdr0.auth_len + 7) >> 3),
-                        auth_ragged.eq(hdr0.auth_len[:3] != 0),
-                        self.fill_words.eq(0),
-                    ]
+                    m.d.sync += self.alloc.eq(1)
                     with m.If(word.last):
                         m.d.sync += rec.status.eq(Status.BAD_LENGTH)
                         to_commit()

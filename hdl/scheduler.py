@@ -50,7 +50,7 @@ class SlotScheduler(wiring.Component):
         The intake lets the job in ``record.slot`` start its cipher now, with this IV (see
         :class:`~hdl.job_intake.JobIntake`). Registered here: the job's description is written a
         cycle later from ``record``, which must still hold that job's header and context then (the
-        intake changes them only at a frame's first word, and its commit lies in between).
+        intake changes them only while it waits for a frame's first word, after the commit).
     free : Out(slots)
         Free slots.
     finished : Out(slots)
