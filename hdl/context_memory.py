@@ -40,8 +40,8 @@ class ContextMemory(wiring.Component):
         The conn id to look up; sampled at the clock edge when ``rd_en`` is high.
     rd_en : In(1)
         This cycle's conn id is a read to keep: ``rd_data`` takes its context and holds it
-        until the next such read's data. Reads are :data:`READ_LATENCY` or more cycles apart
-        (the intake's are a frame apart).
+        until the next such read's data (reads may come in consecutive cycles; each one's data
+        arrives in turn).
     rd_data : Out(SAContext)
         The context of the last sampled conn id, :data:`READ_LATENCY` cycles after the read (and
         held until the next read's data); ``valid`` reads 0 for a conn id at or beyond ``conns``.
