@@ -56,6 +56,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if args.density is not None and not 0 < args.density <= 1:
         print(f"esa hdl synth: --density must be in (0, 1], not {args.density}", file=sys.stderr)
         return 2
+    if args.density is not None and args.placer == "static":
+        print("esa hdl synth: --density is the heap placer's setting, not the static one's", file=sys.stderr)
+        return 2
     progress = _progress(args.json and args.quiet)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="esa-synth-"))
     what = f"unit {args.unit}" if args.unit else "the engine"
@@ -75,7 +78,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
         pnr = (
             None
             if args.no_pnr
-            else place_and_route(work, args.device, args.freq, progress, args.seed, args.router, args.density)
+            else place_and_route(
+                work, args.device, args.freq, progress, args.seed, args.router, args.density, args.placer
+            )
         )
     except SynthError as e:
         print(f"esa hdl synth: {e}", file=sys.stderr)
@@ -91,6 +96,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         out["seed"] = args.seed
         out["router"] = args.router or "router1"
         out["density"] = args.density
+        out["placer"] = args.placer or "heap"
     if args.json:
         print(json.dumps(out))
     else:
@@ -205,6 +211,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--router",
         choices=("router1", "router2"),
         help="nextpnr router (default router1; router2 negotiates congestion in iterations)",
+    )
+    q.add_argument(
+        "--placer",
+        choices=("heap", "static"),
+        help="nextpnr placer (default heap; static, the electrostatic one, keeps the whole "
+        "engine's hash lanes together)",
     )
     q.add_argument(
         "--density",

@@ -180,6 +180,7 @@ def place_and_route(
     seed: int | None = None,
     router: str | None = None,
     density: float | None = None,
+    placer: str | None = None,
 ) -> PnrReport:
     """Place and route ``workdir/synth.json`` out of context on ``device``; read its report.
     ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it.
@@ -187,7 +188,12 @@ def place_and_route(
     congestion over the whole design in iterations (on the whole engine it reports the overused
     wires left after each, where router1 shows only arcs routed). ``density``: the placer's
     maximum placement density (``--placer-heap-beta``, nextpnr's own when None): below it the
-    placer spreads the logic, leaving more wires per cell to the router."""
+    placer spreads the logic, leaving more wires per cell to the router. ``placer``: nextpnr's
+    ``heap`` (its default when None) or ``static``, its electrostatic placer, which on the whole
+    engine keeps each hash lane together where HeAP strings the lanes out across the device
+    (``density`` is HeAP's and does not apply to it)."""
+    if placer == "static" and density is not None:
+        raise SynthError("--density is the heap placer's setting; the static placer has none")
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     cmd = [
@@ -205,6 +211,7 @@ def place_and_route(
         *(["--seed", str(seed)] if seed is not None else []),
         *(["--router", router] if router is not None else []),
         *(["--placer-heap-beta", str(density)] if density is not None else []),
+        *(["--placer", placer] if placer is not None else []),
     ]
     start = time.monotonic()
     progress(f"nextpnr-ecp5: placing and routing for {device} at {freq_mhz} MHz ...")

@@ -104,6 +104,17 @@ def test_unit_export_names_the_unit_engine(tmp_path: Path) -> None:
         export_unit("md5", tmp_path, {"lanes": 2})
 
 
+def test_synth_refuses_placer_settings_that_do_not_go_together(tmp_path: Path, capsys) -> None:
+    """`--density` is HeAP's placement density: with `--placer static` it is refused before
+    anything is exported or run."""
+    from sim.cli import main
+
+    argv = ["hdl", "synth", "--unit", "md5", "--json", "--quiet", "--workdir", str(tmp_path / "w")]
+    assert main([*argv, "--density", "0.8", "--placer", "static"]) == 2
+    assert "heap placer's setting" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
 @pytest.mark.slow
 def test_unit_place_and_route_reports_fmax_and_critical_path(tmp_path: Path, capsys) -> None:
     """The MD5 core alone through yosys (abc mapper) and nextpnr-ecp5: an fmax and the critical
