@@ -48,6 +48,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_ENGINE_FLOW = {"mapper": "abc", "placer": "static", "router": "router2"}
+"""`esa hdl synth`'s defaults for the engine (not for ``--unit``): the whole default engine at
+f29aa5b routes with them (router2 converged in 49 iterations; 66.03 MHz at ``--seed 1``)."""
+
+
+def resolve_flow(args: argparse.Namespace) -> None:
+    """Fill in the mapper, placer and router the user left out: for the engine the flow that
+    places and routes it (yosys 0.70's abc9 dies on it; after nextpnr's HeAP placer router2 does
+    not converge), HeAP when ``--density`` (its setting) is given; for a unit the tools' own."""
+    engine = DEFAULT_ENGINE_FLOW if not args.unit else {}
+    args.mapper = args.mapper or engine.get("mapper", "abc9")
+    args.placer = args.placer or (None if args.density is not None else engine.get("placer"))
+    args.router = args.router or engine.get("router")
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from .hdl_depth import deepest_paths
     from .hdl_export import export
@@ -56,6 +71,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if args.density is not None and not 0 < args.density <= 1:
         print(f"esa hdl synth: --density must be in (0, 1], not {args.density}", file=sys.stderr)
         return 2
+    resolve_flow(args)
     if args.density is not None and args.placer == "static":
         print("esa hdl synth: --density is the heap placer's setting, not the static one's", file=sys.stderr)
         return 2
@@ -210,13 +226,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--router",
         choices=("router1", "router2"),
-        help="nextpnr router (default router1; router2 negotiates congestion in iterations)",
+        help="nextpnr router (default: router2 for the engine, router1 for a unit; router2 "
+        "negotiates congestion in iterations)",
     )
     q.add_argument(
         "--placer",
         choices=("heap", "static"),
-        help="nextpnr placer (default heap; static, the electrostatic one, keeps the whole "
-        "engine's hash lanes together)",
+        help="nextpnr placer (default: static for the engine, which keeps its hash lanes "
+        "together, unless --density is given; heap, nextpnr's own, for a unit)",
     )
     q.add_argument(
         "--density",
@@ -227,8 +244,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--mapper",
         choices=("abc9", "abc"),
-        default="abc9",
-        help="LUT mapping: synth_ecp5's abc9 (default) or abc -lut 4:7 (where abc9 fails)",
+        help="LUT mapping: synth_ecp5's abc9 (the default for a unit) or abc -lut 4:7 (the "
+        "default for the engine, where abc9 fails)",
     )
     q.add_argument("--workdir", help="keep the reports here (default: a temporary folder)")
     q.add_argument(

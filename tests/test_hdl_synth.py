@@ -115,6 +115,24 @@ def test_synth_refuses_placer_settings_that_do_not_go_together(tmp_path: Path, c
     assert not (tmp_path / "w").exists()
 
 
+def test_synth_defaults_route_the_engine_and_keep_the_tools_for_a_unit() -> None:
+    """Left out, the mapper, placer and router are abc / static / router2 for the engine (the
+    flow that routes it) and abc9 / nextpnr's own for a unit; what the user gives stays, and
+    ``--density`` (HeAP's setting) keeps the engine on HeAP."""
+    from sim.cli import build_parser
+    from sim.hdl_flow import resolve_flow
+
+    def flow(*argv: str) -> tuple:
+        args = build_parser().parse_args(["hdl", "synth", *argv])
+        resolve_flow(args)
+        return args.mapper, args.placer, args.router
+
+    assert flow() == ("abc", "static", "router2")
+    assert flow("--unit", "md5") == ("abc9", None, None)
+    assert flow("--placer", "heap", "--router", "router1", "--mapper", "abc9") == ("abc9", "heap", "router1")
+    assert flow("--density", "0.8") == ("abc", None, "router2")
+
+
 @pytest.mark.slow
 def test_unit_place_and_route_reports_fmax_and_critical_path(tmp_path: Path, capsys) -> None:
     """The MD5 core alone through yosys (abc mapper) and nextpnr-ecp5: an fmax and the critical
