@@ -18,6 +18,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .block_ram import BlockRAM
+from .pipeline import copy_register
 
 __all__ = ["JobBuffer"]
 
@@ -68,14 +69,17 @@ class JobBuffer(wiring.Component):
         outputs: list[list[Signal]] = [[] for _ in range(self.readers)]
         for b in range(self.banks):
             m.submodules[f"bank{b}"] = ram = BlockRAM(width=width, depth=self.depth, readers=self.readers)
-            m.d.sync += [
-                ram.w_en.eq(self.wr_en),
-                ram.w_addr.eq(self.wr_addr),
-                ram.w_data.eq(self.wr_data.word_select(b, width)),
+            # each bank's own copy of the write enable and of every address (copy_register:
+            # yosys would otherwise merge the banks' copies into one register for all RAMs)
+            m.d.comb += [
+                ram.w_en.eq(copy_register(m, platform, self.wr_en, f"w_en{b}")),
+                ram.w_addr.eq(copy_register(m, platform, self.wr_addr, f"w_addr{b}")),
             ]
+            m.d.sync += ram.w_data.eq(self.wr_data.word_select(b, width))
             for r in range(self.readers):
                 r_data = Signal(width, name=f"r{r}_data{b}")
-                m.d.sync += [ram.r_addr[r].eq(self.rd_addr[r]), r_data.eq(ram.r_data[r])]
+                m.d.comb += ram.r_addr[r].eq(copy_register(m, platform, self.rd_addr[r], f"r{r}_addr{b}"))
+                m.d.sync += r_data.eq(ram.r_data[r])
                 outputs[r].append(r_data)
         for r in range(self.readers):
             m.d.comb += self.rd_data[r].eq(Cat(*outputs[r]))

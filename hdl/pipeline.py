@@ -1,14 +1,17 @@
-"""Pipeline building blocks: a value delayed by a fixed number of cycles, a FIFO whose places
-are handed out as credits to a pipeline that cannot stall, and a stream register slice."""
+"""Pipeline building blocks: a value delayed by a fixed number of cycles, a register copy that
+synthesis keeps apart from its twins, a FIFO whose places are handed out as credits to a pipeline
+that cannot stall, and a stream register slice."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value
+from amaranth.hdl import ClockSignal, Const, Elaboratable, Instance, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["delayed", "CreditFIFO", "RegisterSlice"]
+from .target import family
+
+__all__ = ["delayed", "copy_register", "CreditFIFO", "RegisterSlice"]
 
 
 def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
@@ -19,6 +22,38 @@ def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
         m.d.sync += q.eq(value)
         value = q
     return value
+
+
+def copy_register(m: Module, platform: object, value: Value, name: str) -> Signal:
+    """``value`` through one register of ``m``'s sync domain (reset to 0), one that synthesis
+    does not merge with other registers of the same input.
+
+    A copy of a register per destination (a bank of block RAMs each) is what spreads a fanout
+    over the device; yosys's ``opt_merge`` folds registers with the same input back into one
+    (the job buffers' per-bank address registers, at f29aa5b: one register drove the address
+    pins of 64 block RAMs in both buffers), and a ``keep`` attribute on the signal does not stop
+    it. So on ECP5 the copy is built from ``TRELLIS_FF`` cells, which ``opt_merge`` leaves alone;
+    elsewhere it is a plain register."""
+    q = Signal(len(value), name=name)
+    if family(platform) != "ecp5":
+        m.d.sync += q.eq(value)
+        return q
+    for i in range(len(value)):
+        m.submodules[f"{name}_ff{i}"] = Instance(
+            "TRELLIS_FF",
+            p_GSR="DISABLED",
+            p_CEMUX="1",
+            p_CLKMUX="CLK",
+            p_LSRMUX="LSR",
+            p_REGSET="RESET",
+            p_SRMODE="LSR_OVER_CE",
+            i_CLK=ClockSignal(),
+            i_LSR=ResetSignal(),
+            i_CE=Const(1),
+            i_DI=value[i],
+            o_Q=q[i],
+        )
+    return q
 
 
 class CreditFIFO(wiring.Component):

