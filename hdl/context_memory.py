@@ -15,17 +15,28 @@ the RAM.
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .block_ram import BlockRAM
+from .block_ram import BlockRAM, dp16kd_mode
 from .layouts import ContextWrite, SAContext
+from .pipeline import copy_register
 
 __all__ = ["READ_LATENCY", "ContextMemory"]
 
 READ_LATENCY = 4
 """Cycles from a context read (``rd_en`` at a clock edge) to its data on ``rd_data``."""
+
+
+def _bank_slices(width: int, depth: int, banks: int) -> list[tuple[int, int]]:
+    """``width`` bits split into up to ``banks`` slices ``(lo, hi)``, each a whole number of the
+    DP16KD data width that ``depth`` words take (so no RAM is split between two banks)."""
+    mode = dp16kd_mode(depth)
+    tile = mode[0] if mode else 1
+    tiles = -(-width // tile)
+    per = -(-tiles // banks) * tile
+    return [(lo, min(lo + per, width)) for lo in range(0, width, per)]
 
 
 class ContextMemory(wiring.Component):
@@ -49,6 +60,10 @@ class ContextMemory(wiring.Component):
         The last sampled conn id was below ``conns``.
     """
 
+    BANKS = 4
+    """RAMs side by side that the context word is split over, each with its own address
+    registers."""
+
     def __init__(self, conns: int = 1024) -> None:
         if not 1 <= conns <= 1 << 16:
             raise ValueError(f"conns must be 1..65536, not {conns}")
@@ -67,10 +82,8 @@ class ContextMemory(wiring.Component):
         m = Module()
         # A write and a read of one conn id at one edge read the new context (`transparent`: the
         # write is kept in a register beside the RAM for it, see BlockRAM).
-        m.submodules.ram = ram = BlockRAM(
-            width=SAContext.size, depth=max(2, self.conns), readers=1, transparent=True
-        )
-        abits = ram.abits
+        depth = max(2, self.conns)
+        abits = (depth - 1).bit_length()
         w = self.contexts.payload
         m.d.comb += self.contexts.ready.eq(1)
         # The host's write and the intake's read are both registered before the RAM, so they
@@ -79,21 +92,30 @@ class ContextMemory(wiring.Component):
         # from the intake's state to all 22 RAMs was the reduced engine's critical path at
         # 5d5923b (seed 2). The RAM reads every cycle; rd_en's read is kept as it comes out (a
         # RAM read enable would cost a hold multiplexer after the RAM in synthesis).
+        # The word is split over BANKS BlockRAMs side by side, each with its own copy of the
+        # registered addresses and write enable (hdl.pipeline.copy_register) and its own
+        # same-edge bypass, so that no register fans out to all 22 block RAMs of the default
+        # 1024 contexts (in HeAP's placement of c55d707 the read address's 23 sinks spanned
+        # 153 tiles, and the bypass's select, 390 multiplexers, 165).
         rd_addr, rd_en = Signal(16), Signal()
-        m.d.sync += [
-            ram.w_en.eq(self.contexts.valid & (w.conn_id < self.conns)),
-            ram.w_addr.eq(w.conn_id[:abits]),
-            ram.w_data.eq(w.context),
-            rd_addr.eq(self.rd_addr),
-            rd_en.eq(self.rd_en),
-        ]
-        m.d.comb += ram.r_addr[0].eq(rd_addr[:abits])
+        m.d.sync += [rd_addr.eq(self.rd_addr), rd_en.eq(self.rd_en)]
+        w_en = self.contexts.valid & (w.conn_id < self.conns)
+        parts = []
+        for b, (lo, hi) in enumerate(_bank_slices(SAContext.size, depth, self.BANKS)):
+            m.submodules[f"ram{b}"] = ram = BlockRAM(width=hi - lo, depth=depth, readers=1, transparent=True)
+            m.d.comb += [
+                ram.w_en.eq(copy_register(m, platform, w_en, f"w_en{b}")),
+                ram.w_addr.eq(copy_register(m, platform, w.conn_id[:abits], f"w_addr{b}")),
+                ram.r_addr[0].eq(copy_register(m, platform, self.rd_addr[:abits], f"r_addr{b}")),
+            ]
+            m.d.sync += ram.w_data.eq(w.context.as_value()[lo:hi])
+            parts.append(ram.r_data[0])
         asked, in_range = Signal(), Signal()
         m.d.sync += [asked.eq(rd_en), in_range.eq(rd_addr < self.conns)]
         asked_q, in_range_q = Signal(), Signal()
         m.d.sync += [asked_q.eq(asked), in_range_q.eq(in_range)]
         with m.If(asked_q):
-            m.d.sync += [self.rd_data.eq(ram.r_data[0]), self.rd_in_range.eq(in_range_q)]
+            m.d.sync += [self.rd_data.eq(Cat(*parts)), self.rd_in_range.eq(in_range_q)]
             with m.If(~in_range_q):
                 m.d.sync += self.rd_data.valid.eq(0)
         return m

