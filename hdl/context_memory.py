@@ -40,7 +40,8 @@ def _bank_slices(width: int, depth: int, banks: int) -> list[tuple[int, int]]:
 
 
 class ContextMemory(wiring.Component):
-    """``conns`` SA contexts in one block RAM.
+    """``conns`` SA contexts in block RAM (:attr:`BANKS` BlockRAMs side by side, each holding a
+    slice of every context).
 
     Ports
     -----
