@@ -66,14 +66,13 @@ def resolve_flow(args: argparse.Namespace) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .hdl_depth import deepest_paths
     from .hdl_export import export
-    from .hdl_synth import SynthError, place_and_route, summary, synthesize
+    from .hdl_synth import SynthError, check_placement, place_and_route, summary, synthesize
 
-    if args.density is not None and not 0 < args.density <= 1:
-        print(f"esa hdl synth: --density must be in (0, 1], not {args.density}", file=sys.stderr)
-        return 2
     resolve_flow(args)
-    if args.density is not None and args.placer == "static":
-        print("esa hdl synth: --density is the heap placer's setting, not the static one's", file=sys.stderr)
+    try:
+        check_placement(args.placer, args.density)  # before any tool runs
+    except SynthError as e:
+        print(f"esa hdl synth: {e}", file=sys.stderr)
         return 2
     progress = _progress(args.json and args.quiet)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="esa-synth-"))

@@ -172,6 +172,15 @@ def parse_check(workdir: Path) -> SynthReport:
     return report
 
 
+def check_placement(placer: str | None, density: float | None) -> None:
+    """Raise :class:`SynthError` for placer settings nextpnr would not honour: a ``density``
+    outside (0, 1], or one given to the ``static`` placer (it is HeAP's setting)."""
+    if density is not None and not 0 < density <= 1:
+        raise SynthError(f"--density must be in (0, 1], not {density}")
+    if placer == "static" and density is not None:
+        raise SynthError("--density is the heap placer's setting, not the static one's")
+
+
 def place_and_route(
     workdir: Path,
     device: str,
@@ -192,8 +201,7 @@ def place_and_route(
     ``heap`` (its default when None) or ``static``, its electrostatic placer, which on the whole
     engine keeps each hash lane together where HeAP strings the lanes out across the device
     (``density`` is HeAP's and does not apply to it)."""
-    if placer == "static" and density is not None:
-        raise SynthError("--density is the heap placer's setting; the static placer has none")
+    check_placement(placer, density)
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
     cmd = [

@@ -105,13 +105,15 @@ def test_unit_export_names_the_unit_engine(tmp_path: Path) -> None:
 
 
 def test_synth_refuses_placer_settings_that_do_not_go_together(tmp_path: Path, capsys) -> None:
-    """`--density` is HeAP's placement density: with `--placer static` it is refused before
-    anything is exported or run."""
+    """`--density` is HeAP's placement density, in (0, 1]: out of range, or with `--placer
+    static`, it is refused before anything is exported or run."""
     from sim.cli import main
 
     argv = ["hdl", "synth", "--unit", "md5", "--json", "--quiet", "--workdir", str(tmp_path / "w")]
     assert main([*argv, "--density", "0.8", "--placer", "static"]) == 2
     assert "heap placer's setting" in capsys.readouterr().err
+    assert main([*argv, "--density", "1.5"]) == 2
+    assert "--density must be in (0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
 
 
