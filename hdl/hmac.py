@@ -244,11 +244,19 @@ class HMACUnit(wiring.Component):
 
         # The data words, through the optional buffer.
         if self.fifo_depth:
-            m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=StreamWord.size, depth=self.fifo_depth)
+            # One place more than asked for, so that `room` (the port's `ready`: a register, for a
+            # pool whose lanes sit far from its input buffer) can be set from the words counted
+            # in the buffer, which may include a word still in transit into its output register.
+            depth = self.fifo_depth + 1
+            m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=StreamWord.size, depth=depth)
+            room = Signal(init=1)  # the buffer holds fewer than fifo_depth words
+            moved_in = self.data.valid & self.data.ready
+            level_next = buf.level + moved_in - (buf.r_en & buf.r_rdy)
+            m.d.sync += room.eq(level_next < self.fifo_depth)
             m.d.comb += [
                 buf.w_data.eq(self.data.payload),
-                buf.w_en.eq(self.data.valid & self.open),
-                self.data.ready.eq(buf.w_rdy & self.open),
+                buf.w_en.eq(moved_in),
+                self.data.ready.eq(room & self.open),
             ]
             din_valid, din_word = buf.r_rdy, data.View(StreamWord, buf.r_data)
             din_ready = buf.r_en
@@ -314,7 +322,17 @@ class HMACUnit(wiring.Component):
             self.job.ready.eq(idle),
             self.result.valid.eq(done),
         ]
-        m.d.comb += self.result.payload.error.eq(error)
+        # The result's fields come from registers alone, not gated by the FSM's state (the whole
+        # engine's critical path at 67b55d8: a lane's state -> the ICV's gating -> the pool's
+        # result register across the device, 13.5 ns of routing); they are read only while
+        # `result.valid` (the RESULT state), when `state` holds the MAC.
+        mask = _icv_mask(auth)
+        icv = state[-ICV_BITS:] & mask
+        m.d.comb += [
+            self.result.payload.icv.eq(icv),
+            self.result.payload.match.eq(verify & ~error & ((expected & mask) == icv)),
+            self.result.payload.error.eq(error),
+        ]
         with m.If(self.data.valid & self.data.ready & self.data.payload.last):
             m.d.sync += self.open.eq(0)
 
@@ -494,12 +512,6 @@ class HMACUnit(wiring.Component):
                     m.d.sync += [state.eq(lane.digest.payload), done.eq(1)]
                     m.next = "RESULT"
             with m.State("RESULT"):
-                mask = _icv_mask(auth)
-                icv = state[-ICV_BITS:] & mask
-                m.d.comb += [
-                    self.result.payload.icv.eq(icv),
-                    self.result.payload.match.eq(verify & ~error & ((expected & mask) == icv)),
-                ]
                 with m.If(self.result.ready):
                     m.d.sync += [done.eq(0), idle.eq(1)]
                     m.next = "IDLE"
@@ -638,10 +650,12 @@ class HMACPool(wiring.Component):
 
         # Data: through a two-word input buffer whose head already knows its lane: the id is
         # compared with the lanes' job ids when the word enters the head, so the data stream's
-        # `ready` is a register and the compare is off the path from the lanes' `ready`.
-        # (A lane that closes while the word waits is seen: the word is then dropped.)
+        # `ready` is a register and the compare is off the path from the lanes' `ready`. A lane
+        # closes only when it takes a word with `last`, which comes from the head: a word
+        # entering the head as its lane's last word leaves does not match that lane (and is
+        # dropped). So the head's lane is known from registers here, and no lane's `open`
+        # makes a round trip to the pool and back to the lanes in one cycle.
         word = self.data.payload
-        open_ = Cat(u.open for u in units)
         lane_ready = Cat(u.data.ready for u in units)
         head_valid = Signal()
         head = Signal(HMACWord)
@@ -652,8 +666,7 @@ class HMACPool(wiring.Component):
         incoming = Signal()
         m.d.comb += incoming.eq(self.data.valid & ~skid_valid)
 
-        routed = Signal(self.lanes)  # the head's lane, if it is still open
-        m.d.comb += routed.eq(head_match & open_)
+        routed = head_match  # the head's lane (none: the word is dropped)
         head_go = Signal()
         m.d.comb += [
             head_go.eq(head_valid & ((routed & lane_ready).any() | ~routed.any())),
@@ -671,7 +684,12 @@ class HMACPool(wiring.Component):
             m.d.sync += [
                 head_valid.eq(skid_valid | incoming),
                 head.eq(src),
-                head_match.eq(Cat(u.open & (u.job_id == src.id) for u in units)),
+                head_match.eq(
+                    Cat(
+                        u.open & (u.job_id == src.id) & ~(head_valid & head.last & head_match[i])
+                        for i, u in enumerate(units)
+                    )
+                ),
                 skid_valid.eq(0),
             ]
         with m.Elif(incoming):

@@ -516,6 +516,20 @@ def test_pool_lanes_concurrently_with_random_back_pressure():
     assert dropped == 1  # the word for id 7, which names no job
 
 
+@pytest.mark.parametrize("fifo_depth", [0, 8])
+def test_pool_drops_a_word_that_follows_its_jobs_last_word_at_once(fifo_depth):
+    # The stray word enters the pool's head in the cycle the job's last word leaves it, while the
+    # lane still shows `open`: it must be dropped, not routed to the lane that has just closed.
+    rng = random.Random(14)
+    key, msg = rng.randbytes(20), rng.randbytes(40)
+    job, words = make_job(3, Auth.HMAC_SHA1_96, key, msg)
+    results, _, dropped = run_pool(
+        HMACPool(lanes=2, fifo_depth=fifo_depth), [(job, words + [(0xDEAD, 1)])], rng=rng
+    )
+    assert results == {3: (reference_icv(Auth.HMAC_SHA1_96, key, msg), 0, 0)}
+    assert dropped == 1
+
+
 def test_pool_with_sha1_only_lanes_runs_md5_jobs_on_md5_lanes():
     rng = random.Random(12)
     jobs, expected = [], {}
