@@ -180,8 +180,11 @@ class HashAdapter(wiring.Component):
             with m.Elif(~cur_valid | last):
                 m.d.sync += [cur_valid.eq(0), cur_oh.eq(0)]
 
+        # The free entry takes the waiting job's fields in every cycle there is one (the entry is
+        # closed, so no word is issued from it), and the pool's acceptance opens it: the pool's
+        # `ready` enables two flags, not every field of the entry.
         for k in range(n):
-            with m.If(started & (free_e == k)):
+            with m.If(j_valid & any_free & (free_e == k)):
                 m.d.sync += [
                     slot[k].eq(j.slot),
                     left[k].eq(j_words),
@@ -190,9 +193,9 @@ class HashAdapter(wiring.Component):
                     nxt_last[k].eq(j_one),
                     nxt_end[k].eq(j_one),
                     nxt_out[k].eq(j.split == 0),
-                    open_[k].eq(j_words != 0),
-                    fresh[k].eq(j_words != 0),
                 ]
+                with m.If(started):
+                    m.d.sync += [open_[k].eq(j_words != 0), fresh[k].eq(j_words != 0)]
             with m.Elif(issue & cur_oh[k]):
                 s_k, l_k = sent[k], left[k]
                 m.d.sync += [
