@@ -206,6 +206,11 @@ class HMACUnit(wiring.Component):
         with ``last`` is accepted). :class:`HMACPool` routes words with this.
     busy : Out(1)
         The unit holds a job (from acceptance until its result is taken).
+    ahead : Out(1)
+        With ``fifo_depth`` of 2 or more: a register, high when the buffer holds at most
+        ``fifo_depth - 2`` words, so that ``data.ready`` is still high in the next cycle even if a
+        word is taken in this one. A pool registers it near its input buffer and sends a lane
+        words on that copy, a cycle old (0 without a buffer of 2 or more).
     """
 
     def __init__(
@@ -233,6 +238,7 @@ class HMACUnit(wiring.Component):
                 "job_id": Out(ID_BITS),
                 "open": Out(1),
                 "busy": Out(1),
+                "ahead": Out(1, init=int(fifo_depth >= 2)),
             }
         )
 
@@ -252,7 +258,10 @@ class HMACUnit(wiring.Component):
             room = Signal(init=1)  # the buffer holds fewer than fifo_depth words
             moved_in = self.data.valid & self.data.ready
             level_next = buf.level + moved_in - (buf.r_en & buf.r_rdy)
-            m.d.sync += room.eq(level_next < self.fifo_depth)
+            m.d.sync += [
+                room.eq(level_next < self.fifo_depth),
+                self.ahead.eq(level_next < self.fifo_depth - 1),
+            ]
             m.d.comb += [
                 buf.w_data.eq(self.data.payload),
                 buf.w_en.eq(moved_in),
@@ -383,51 +392,66 @@ class HMACUnit(wiring.Component):
             lp.length.eq(start_length),
         ]
 
+        with m.If(idle):
+            # The job's fields load from every job offered while the unit is idle (the one
+            # taken is the last), so the handshake enables only `idle`, `open`, `keying` and
+            # the state: the whole engine's critical path at 2f70e49 ran from the pool's choice
+            # of lane to the enables of these registers (12.2 ns of routing). The load is under
+            # the `idle` register, not a decode of the FSM's state (at 67b55d8 a path ran from
+            # the state's decode through these loads' enables, 12.2 ns of routing in one lane).
+            p = self.job.payload
+            # (a unit without MD5 builds no keyed-MD5 logic: the key's shifting and
+            # appending cost ~340 LUT4)
+            keyed_job = (p.auth == Auth.KEYED_MD5) if self.md5 else Const(0)
+            n_words = (p.length + 7) >> 3
+            # (the tests of the word count read the length itself, off the adder)
+            one_word = (p.length != 0) & (p.length <= 8)
+            no_words = (p.length == 0) & ~p.verify
+            m.d.sync += [
+                self.result.payload.id.eq(p.id),
+                auth.eq(p.auth),
+                verify.eq(p.verify),
+                keyed.eq(keyed_job),
+                length.eq(p.length),
+                start_length.eq(p.length + Mux(keyed_job, 16, 0)),
+                msg_left.eq(n_words),
+                msg_last.eq(one_word),
+                msg_done.eq(p.length == 0),
+                merge_tail.eq(keyed_job & (p.length[0:3] != 0)),
+                keys_left.eq(KEY_WORDS),
+                merged.eq(0),
+                outer_phase.eq(0),
+                feed_tail.eq(0),
+                feed_outer.eq(0),
+                align.eq(Mux(keyed_job, p.length[0:3], 0)),
+                words.eq(0),
+                ended.eq(no_words),
+                error.eq((p.auth == Auth.NONE) | (needs_md5(p.auth) & (not self.md5))),
+            ]
+
+        # `state` and `key` are written under flags that are registers (`keying` in KEYS,
+        # `digesting` in INNER_DIGEST and OUTER_DIGEST, `feed_outer` in OUTER_MESSAGE), not
+        # under decodes of the FSM's state: their 352 enables are then a LUT or two from
+        # flip-flops. (`state` also shifts in OUTER_MESSAGE's last cycle, when no word is fed:
+        # harmless, the outer digest overwrites it before it is read.)
+        keying = Signal()  # the chaining values shift in from key_word
+        digesting = Signal()  # `state` takes the lane's digest
+        with m.If(digesting):
+            with m.If(lane.digest.valid):
+                m.d.sync += state.eq(lane.digest.payload)
+        with m.Elif(keying | (feed_outer & feed.ready)):
+            m.d.sync += state.eq(state_shifted)
+        with m.If(keying):
+            m.d.sync += [key.eq(Cat(state[STATE_BITS - 64 :], key[:-64])), keys_left.eq(keys_left - 1)]
+
         with m.FSM():
             with m.State("IDLE"):
-                # The job's fields load from every job offered while the unit is idle (the one
-                # taken is the last), so the handshake enables only `idle`, `open` and the state:
-                # the whole engine's critical path at 2f70e49 ran from the pool's choice of lane
-                # to the enables of these registers (12.2 ns of routing).
-                p = self.job.payload
-                # (a unit without MD5 builds no keyed-MD5 logic: the key's shifting and
-                # appending cost ~340 LUT4)
-                keyed_job = (p.auth == Auth.KEYED_MD5) if self.md5 else Const(0)
-                n_words = (p.length + 7) >> 3
-                # (the tests of the word count read the length itself, off the adder)
-                one_word = (p.length != 0) & (p.length <= 8)
-                no_words = (p.length == 0) & ~p.verify
-                m.d.sync += [
-                    self.result.payload.id.eq(p.id),
-                    auth.eq(p.auth),
-                    verify.eq(p.verify),
-                    keyed.eq(keyed_job),
-                    length.eq(p.length),
-                    start_length.eq(p.length + Mux(keyed_job, 16, 0)),
-                    msg_left.eq(n_words),
-                    msg_last.eq(one_word),
-                    msg_done.eq(p.length == 0),
-                    merge_tail.eq(keyed_job & (p.length[0:3] != 0)),
-                    keys_left.eq(KEY_WORDS),
-                    merged.eq(0),
-                    outer_phase.eq(0),
-                    feed_tail.eq(0),
-                    feed_outer.eq(0),
-                    align.eq(Mux(keyed_job, p.length[0:3], 0)),
-                    words.eq(0),
-                    ended.eq(no_words),
-                    error.eq((p.auth == Auth.NONE) | (needs_md5(p.auth) & (not self.md5))),
-                ]
                 with m.If(self.job.valid):
-                    m.d.sync += [idle.eq(0), self.open.eq(~no_words)]
+                    m.d.sync += [idle.eq(0), keying.eq(1), self.open.eq(~no_words)]
                     m.next = "KEYS"
             with m.State("KEYS"):
-                m.d.sync += [
-                    state.eq(state_shifted),
-                    key.eq(Cat(state[STATE_BITS - 64 :], key[:-64])),
-                    keys_left.eq(keys_left - 1),
-                ]
                 with m.If(keys_left == 1):
+                    m.d.sync += keying.eq(0)
                     m.next = "INNER"
             with m.State("INNER"):
                 m.d.comb += lane.start.valid.eq(1)
@@ -476,7 +500,7 @@ class HMACUnit(wiring.Component):
             with m.State("TAIL"):
                 # Keyed MD5: the two words that finish datagram || key.
                 with m.If(~keyed | (words == 2)):
-                    m.d.sync += [words.eq(0), feed_tail.eq(0)]
+                    m.d.sync += [words.eq(0), feed_tail.eq(0), digesting.eq(1)]
                     m.next = "INNER_DIGEST"
                 with m.Else():
                     m.d.comb += feed.valid.eq(1)
@@ -485,7 +509,7 @@ class HMACUnit(wiring.Component):
             with m.State("INNER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
                 with m.If(lane.digest.valid):
-                    m.d.sync += state.eq(lane.digest.payload)
+                    m.d.sync += digesting.eq(0)
                     with m.If(keyed):
                         m.d.sync += done.eq(1)
                         m.next = "RESULT"
@@ -500,16 +524,16 @@ class HMACUnit(wiring.Component):
             with m.State("OUTER_MESSAGE"):
                 # The inner digest: 2 words (MD5) or 3 (SHA-1, the last half empty).
                 with m.If(words == Mux(is_md5, 2, 3)):
-                    m.d.sync += [words.eq(0), feed_outer.eq(0)]
+                    m.d.sync += [words.eq(0), feed_outer.eq(0), digesting.eq(1)]
                     m.next = "OUTER_DIGEST"
                 with m.Else():
                     m.d.comb += feed.valid.eq(1)
                     with m.If(feed.ready):
-                        m.d.sync += [state.eq(state_shifted), words.eq(words + 1)]
+                        m.d.sync += words.eq(words + 1)
             with m.State("OUTER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
                 with m.If(lane.digest.valid):
-                    m.d.sync += [state.eq(lane.digest.payload), done.eq(1)]
+                    m.d.sync += [digesting.eq(0), done.eq(1)]
                     m.next = "RESULT"
             with m.State("RESULT"):
                 with m.If(self.result.ready):
@@ -632,6 +656,13 @@ class HMACPool(wiring.Component):
                 u.key_word.eq(keys.as_value()[-64:]),
             ]
         m.d.comb += self.jobs.ready.eq(free & pick.any())
+        # The pool's copy of each lane's job id (the unit's `job_id`), loaded as the unit loads
+        # its own, so that a data word's id is compared with registers here and not with the
+        # lanes' across the device.
+        lane_id = [Signal(ID_BITS, name=f"lane_id{i}") for i in range(n)]
+        for i in range(n):
+            with m.If(free & pick[i]):
+                m.d.sync += lane_id[i].eq(self.jobs.payload.id)
         # While the bus is free `keys` takes the offered job's values every cycle (a unit reads
         # the bus only after taking a job), so the job handshake reaches keys_left and `free`
         # only, not the 384 bits' enables (the whole engine's critical path at 79005ca: the
@@ -656,7 +687,14 @@ class HMACPool(wiring.Component):
         # dropped). So the head's lane is known from registers here, and no lane's `open`
         # makes a round trip to the pool and back to the lanes in one cycle.
         word = self.data.payload
-        lane_ready = Cat(u.data.ready for u in units)
+        if self.fifo_depth >= 2:
+            # the lanes' `ahead`, registered here: a lane sent a word on a copy a cycle old
+            # still has a place for it (see HMACUnit.ahead), and the head's advance depends
+            # on registers of the pool alone
+            lane_ready = Signal(n, init=(1 << n) - 1)
+            m.d.sync += lane_ready.eq(Cat(u.ahead for u in units))
+        else:
+            lane_ready = Cat(u.data.ready for u in units)
         head_valid = Signal()
         head = Signal(HMACWord)
         head_match = Signal(self.lanes)
@@ -676,7 +714,7 @@ class HMACPool(wiring.Component):
             m.d.comb += [
                 u.data.payload.data.eq(head.data),
                 u.data.payload.last.eq(head.last),
-                u.data.valid.eq(head_valid & routed[i]),
+                u.data.valid.eq(head_valid & routed[i] & lane_ready[i]),
             ]
         src = Signal(HMACWord)
         m.d.comb += src.eq(Mux(skid_valid, skid, word))
@@ -686,7 +724,7 @@ class HMACPool(wiring.Component):
                 head.eq(src),
                 head_match.eq(
                     Cat(
-                        u.open & (u.job_id == src.id) & ~(head_valid & head.last & head_match[i])
+                        u.open & (lane_id[i] == src.id) & ~(head_valid & head.last & head_match[i])
                         for i, u in enumerate(units)
                     )
                 ),
