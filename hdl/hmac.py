@@ -207,10 +207,10 @@ class HMACUnit(wiring.Component):
     busy : Out(1)
         The unit holds a job (from acceptance until its result is taken).
     ahead : Out(1)
-        With ``fifo_depth`` of 2 or more: a register, high when the buffer holds at most
-        ``fifo_depth - 2`` words, so that ``data.ready`` is still high in the next cycle even if a
-        word is taken in this one. A pool registers it near its input buffer and sends a lane
-        words on that copy, a cycle old (0 without a buffer of 2 or more).
+        With ``fifo_depth`` of 3 or more: a register, high when the buffer held at most
+        ``fifo_depth - 3`` words a cycle ago, so that ``data.ready`` is high in the next two
+        cycles whatever words come in: a pool registers it near its input buffer and sends a
+        lane words on that copy, a cycle old. 0 without a buffer of 3 or more.
     """
 
     def __init__(
@@ -238,7 +238,7 @@ class HMACUnit(wiring.Component):
                 "job_id": Out(ID_BITS),
                 "open": Out(1),
                 "busy": Out(1),
-                "ahead": Out(1, init=int(fifo_depth >= 2)),
+                "ahead": Out(1, init=int(fifo_depth >= 3)),
             }
         )
 
@@ -250,23 +250,20 @@ class HMACUnit(wiring.Component):
 
         # The data words, through the optional buffer.
         if self.fifo_depth:
-            # One place more than asked for, so that `room` (the port's `ready`: a register, for a
-            # pool whose lanes sit far from its input buffer) can be set from the words counted
-            # in the buffer, which may include a word still in transit into its output register.
-            depth = self.fifo_depth + 1
-            m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=StreamWord.size, depth=depth)
-            room = Signal(init=1)  # the buffer holds fewer than fifo_depth words
-            moved_in = self.data.valid & self.data.ready
-            level_next = buf.level + moved_in - (buf.r_en & buf.r_rdy)
-            m.d.sync += [
-                room.eq(level_next < self.fifo_depth),
-                self.ahead.eq(level_next < self.fifo_depth - 1),
-            ]
+            # One place more than asked for: `ahead` counts the words in the buffer, and one of
+            # them may be on its way from the memory into the output register, its place in the
+            # memory not yet free.
+            m.submodules.fifo = buf = fifo.SyncFIFOBuffered(width=StreamWord.size, depth=self.fifo_depth + 1)
             m.d.comb += [
                 buf.w_data.eq(self.data.payload),
-                buf.w_en.eq(moved_in),
-                self.data.ready.eq(room & self.open),
+                buf.w_en.eq(self.data.valid & self.open),
+                self.data.ready.eq(buf.w_rdy & self.open),
             ]
+            # From the level alone (reads only free places; at most one word a cycle comes in),
+            # so that it is two LUTs from the buffer's counters: a cycle old in the pool, it still
+            # promises a place (the whole engine's critical path at dd02177, with the words read
+            # and written counted in, ran through this unit's FSM, 4.6 ns of logic).
+            m.d.sync += self.ahead.eq(buf.level <= self.fifo_depth - 3)
             din_valid, din_word = buf.r_rdy, data.View(StreamWord, buf.r_data)
             din_ready = buf.r_en
         else:
@@ -608,6 +605,13 @@ class HMACPool(wiring.Component):
         self.fifo_depth = fifo_depth
         self.md5_step_cycles = md5_step_cycles
         self.md5_carry = md5_carry
+        self.units = [
+            HMACUnit(
+                fifo_depth=fifo_depth, md5=i < md5_lanes, md5_step_cycles=md5_step_cycles, md5_carry=md5_carry
+            )
+            for i in range(lanes)
+        ]
+        """The lanes, lane i first (for a testbench that watches them)."""
         super().__init__(
             {
                 "jobs": In(stream.Signature(HMACJob)),
@@ -620,16 +624,9 @@ class HMACPool(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        units = []
-        for i in range(self.lanes):
-            unit = HMACUnit(
-                fifo_depth=self.fifo_depth,
-                md5=i < self.md5_lanes,
-                md5_step_cycles=self.md5_step_cycles,
-                md5_carry=self.md5_carry,
-            )
+        units = self.units
+        for i, unit in enumerate(units):
             m.submodules[f"lane{i}"] = unit
-            units.append(unit)
         m.d.comb += self.busy.eq(Cat(u.busy for u in units))
 
         # Jobs: to the highest-numbered idle lane that can run them. The lane is chosen a cycle
@@ -687,7 +684,7 @@ class HMACPool(wiring.Component):
         # dropped). So the head's lane is known from registers here, and no lane's `open`
         # makes a round trip to the pool and back to the lanes in one cycle.
         word = self.data.payload
-        if self.fifo_depth >= 2:
+        if self.fifo_depth >= 3:
             # the lanes' `ahead`, registered here: a lane sent a word on a copy a cycle old
             # still has a place for it (see HMACUnit.ahead), and the head's advance depends
             # on registers of the pool alone

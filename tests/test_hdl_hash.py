@@ -455,7 +455,8 @@ def test_unit_with_fifo_takes_a_packet_at_one_word_per_cycle():
 
 def run_pool(pool, jobs, *, rng, idle=0.0, stall=0.0, extra_words=()):
     """Feed (job, words) pairs into a pool: jobs in order, the words of accepted jobs interleaved at
-    random. Return ({id: result}, cycles, dropped words)."""
+    random. Return ({id: result}, cycles, dropped words). Fails if the pool ever offers a lane a
+    word the lane cannot take (the pool sends on its copies of the lanes' ``ahead``)."""
     accepted, pending = [], list(jobs)
     results, clock, seen = {}, Cycles(), {"dropped": 0}
 
@@ -489,7 +490,17 @@ def run_pool(pool, jobs, *, rng, idle=0.0, stall=0.0, extra_words=()):
             *_, dropped = await ctx.tick().sample(pool.dropped)  # the value at the clock edge
             seen["dropped"] += dropped
 
-    run_sim(pool, feed_jobs, feed_data, collect, background=[clock.run, count_drops])
+    async def check_offers(ctx):
+        valid = [unit.data.valid for unit in pool.units]
+        ready = [unit.data.ready for unit in pool.units]
+        while True:
+            sampled = (await ctx.tick().sample(*valid, *ready))[-2 * len(valid) :]  # at the edge
+            offers = zip(sampled[: len(valid)], sampled[len(valid) :], strict=True)
+            refused = [i for i, (v, r) in enumerate(offers) if v and not r]
+            # (raised here, at once: the word is lost and the job would never finish)
+            assert not refused, f"the pool offered lane(s) {refused} a word they could not take"
+
+    run_sim(pool, feed_jobs, feed_data, collect, background=[clock.run, count_drops, check_offers])
     return results, seen["cycles"], seen["dropped"]
 
 
@@ -528,6 +539,22 @@ def test_pool_drops_a_word_that_follows_its_jobs_last_word_at_once(fifo_depth):
     )
     assert results == {3: (reference_icv(Auth.HMAC_SHA1_96, key, msg), 0, 0)}
     assert dropped == 1
+
+
+@pytest.mark.parametrize("fifo_depth", [3, 8])
+def test_pool_fills_its_lanes_buffers_without_offering_a_word_they_cannot_take(fifo_depth):
+    # Long messages sent without pause: the lanes' buffers fill, and the pool, sending on its
+    # registered copies of the lanes' `ahead`, must stop in time.
+    rng = random.Random(15)
+    jobs, expected = [], {}
+    for i in range(3):
+        auth = [Auth.HMAC_SHA1_96, Auth.HMAC_MD5_96, Auth.KEYED_MD5][i]
+        key, msg = rng.randbytes(20 if auth is Auth.HMAC_SHA1_96 else 16), rng.randbytes(300 + 37 * i)
+        jobs.append(make_job(20 + i, auth, key, msg))
+        expected[20 + i] = (reference_icv(auth, key, msg), 0, 0)
+    results, _, dropped = run_pool(HMACPool(lanes=2, fifo_depth=fifo_depth), jobs, rng=rng)
+    assert results == expected
+    assert dropped == 0
 
 
 def test_pool_with_sha1_only_lanes_runs_md5_jobs_on_md5_lanes():
