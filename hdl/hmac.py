@@ -574,9 +574,12 @@ class HMACPool(wiring.Component):
         Data words, each for the job its ``id`` names, in that job's order (see
         :attr:`HMACUnit.data`). Send a job's words only after the pool accepted the job. A word
         whose id names no job that takes words is taken and dropped (``dropped`` strobes).
-        A word for a lane that is not ready stalls the stream. The words pass a two-word input
-        buffer (``ready`` is a register; a word reaches its lane two cycles after its transfer
-        at the earliest); a word's lane is looked up when it enters the buffer's head.
+        A word for a lane that is not ready stalls the stream (with ``fifo_depth`` of 3 or
+        more, a lane is ready by the pool's registered copy of its ``ahead``, so it takes at
+        most ``fifo_depth`` words ahead of its hash). The words pass a two-word input buffer
+        (``ready`` is a register; a word reaches its lane two cycles after its transfer at the
+        earliest); a word's lane is looked up when it enters the buffer's head, and a word
+        that enters as its job's ``last`` word leaves names no open job.
     results : Out(stream.Signature(HMACResult))
         One result per job, from a register (two cycles after the lane has it, at the earliest).
     dropped : Out(1)
