@@ -394,7 +394,7 @@ class HMACUnit(wiring.Component):
             # taken is the last), so the handshake enables only `idle`, `open`, `keying` and
             # the state: the whole engine's critical path at 2f70e49 ran from the pool's choice
             # of lane to the enables of these registers (12.2 ns of routing). The load is under
-            # the `idle` register, not a decode of the FSM's state (at 67b55d8 a path ran from
+            # the `idle` register, not a decode of the FSM's state (at bc3338d a path ran from
             # the state's decode through these loads' enables, 12.2 ns of routing in one lane).
             p = self.job.payload
             # (a unit without MD5 builds no keyed-MD5 logic: the key's shifting and

@@ -188,7 +188,7 @@ class JobIntake(wiring.Component):
         # The record's context is the context memory's output register itself, which holds the
         # frame's context from the CHECK cycle until READ_LATENCY cycles after the next frame's
         # reads begin (a copy here cost 390 flip-flops whose enable, a decode of this FSM's
-        # state, was the whole engine's critical path at 5e0fe4c: 12.2 ns of routing).
+        # state, was the whole engine's critical path at 9c37977: 12.2 ns of routing).
         m.d.comb += rec.ctx.eq(ctx)
 
         # Facts about the frame, each a register, so that the CHECK cycle only ranks them.
