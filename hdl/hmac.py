@@ -275,10 +275,15 @@ class HMACUnit(wiring.Component):
         take = Signal()  # a data word moves out of the buffer (or the port) this cycle
         m.d.comb += take.eq(din_valid & din_ready)
 
-        auth = Signal(Auth)
-        verify = Signal()
+        # The job as offered, latched while idle (the one taken is the last): the offer comes
+        # over a bus that a pool spreads across the device to all its lanes, so nothing is
+        # computed from it on the way in; what the unit derives from it is registered in the
+        # cycle after (`key_wait`), before the first key word arrives (the whole engine's
+        # critical path at 23518cf: the hash adapter's job register -> the bus -> a far lane's
+        # `start_length` adder, 13.1 ns of routing).
+        job = Signal(HMACStart)
+        auth, verify, length = job.auth, job.verify, job.length
         keyed = Signal()  # RFC 1828: append the key, no outer hash
-        length = Signal(JOB_LENGTH_BITS)
         # the message bytes of the lane's next hash: the inner one's (keyed MD5: + key), then the
         # outer one's (a register, so the lane's start takes no choice of the FSM's state)
         start_length = Signal(JOB_LENGTH_BITS + 1)
@@ -316,14 +321,18 @@ class HMACUnit(wiring.Component):
         # state and key as one shift register, 64 bits a step: the key words shift in at the
         # bottom of state (and out of its top into key); handing the inner digest to the outer
         # hash shifts state alone, taking in words that are never read
-        state_shifted = Cat(self.key_word, state[: STATE_BITS - 64])
+        # (the bus word is registered here first: the same bus, from the pool's key register)
+        key_in = Signal(64)
+        m.d.sync += key_in.eq(self.key_word)
+        state_shifted = Cat(key_in, state[: STATE_BITS - 64])
 
         # `job.ready` and `result.valid` are registers beside the FSM (true in IDLE / RESULT), so
         # that a pool's choice of lane starts at a flip-flop, not at a decode of the state.
         idle = Signal(init=1)
         done = Signal()
         m.d.comb += [
-            self.job_id.eq(self.result.payload.id),
+            self.job_id.eq(job.id),
+            self.result.payload.id.eq(job.id),
             self.busy.eq(~idle),
             self.job.ready.eq(idle),
             self.result.valid.eq(done),
@@ -389,62 +398,67 @@ class HMACUnit(wiring.Component):
             lp.length.eq(start_length),
         ]
 
+        # The job's fields load from every job offered while the unit is idle (the one taken is
+        # the last), so the handshake enables only `idle`, `open`, `keying`, `key_wait` and the
+        # state: the whole engine's critical path at 2f70e49 ran from the pool's choice of lane
+        # to the enables of these registers (12.2 ns of routing). The loads are under register
+        # flags, not decodes of the FSM's state (at bc3338d a path ran from the state's decode
+        # through such enables, 12.2 ns of routing in one lane).
+        key_wait = Signal()  # the cycle after the job's acceptance: its facts are derived
+        m.d.sync += key_wait.eq(0)
+        # (a unit without MD5 builds no keyed-MD5 logic: the key's shifting and appending cost
+        # ~340 LUT4)
+        keyed_job = (auth == Auth.KEYED_MD5) if self.md5 else Const(0)
+        no_words = Signal()  # the job takes no data word
+        m.d.comb += no_words.eq((length == 0) & ~verify)
         with m.If(idle):
-            # The job's fields load from every job offered while the unit is idle (the one
-            # taken is the last), so the handshake enables only `idle`, `open`, `keying` and
-            # the state: the whole engine's critical path at 2f70e49 ran from the pool's choice
-            # of lane to the enables of these registers (12.2 ns of routing). The load is under
-            # the `idle` register, not a decode of the FSM's state (at bc3338d a path ran from
-            # the state's decode through these loads' enables, 12.2 ns of routing in one lane).
-            p = self.job.payload
-            # (a unit without MD5 builds no keyed-MD5 logic: the key's shifting and
-            # appending cost ~340 LUT4)
-            keyed_job = (p.auth == Auth.KEYED_MD5) if self.md5 else Const(0)
-            n_words = (p.length + 7) >> 3
-            # (the tests of the word count read the length itself, off the adder)
-            one_word = (p.length != 0) & (p.length <= 8)
-            no_words = (p.length == 0) & ~p.verify
             m.d.sync += [
-                self.result.payload.id.eq(p.id),
-                auth.eq(p.auth),
-                verify.eq(p.verify),
-                keyed.eq(keyed_job),
-                length.eq(p.length),
-                start_length.eq(p.length + Mux(keyed_job, 16, 0)),
-                msg_left.eq(n_words),
-                msg_last.eq(one_word),
-                msg_done.eq(p.length == 0),
-                merge_tail.eq(keyed_job & (p.length[0:3] != 0)),
+                job.eq(self.job.payload),
                 keys_left.eq(KEY_WORDS),
                 merged.eq(0),
                 outer_phase.eq(0),
                 feed_tail.eq(0),
                 feed_outer.eq(0),
-                align.eq(Mux(keyed_job, p.length[0:3], 0)),
                 words.eq(0),
-                ended.eq(no_words),
-                error.eq((p.auth == Auth.NONE) | (needs_md5(p.auth) & (not self.md5))),
             ]
+        with m.If(key_wait):
+            # (the tests of the word count read the length itself, off the adder)
+            m.d.sync += [
+                keyed.eq(keyed_job),
+                start_length.eq(length + Mux(keyed_job, 16, 0)),
+                msg_left.eq((length + 7) >> 3),
+                msg_last.eq((length != 0) & (length <= 8)),
+                msg_done.eq(length == 0),
+                merge_tail.eq(keyed_job & (length[0:3] != 0)),
+                align.eq(Mux(keyed_job, length[0:3], 0)),
+                ended.eq(no_words),
+                error.eq((auth == Auth.NONE) | (needs_md5(auth) & (not self.md5))),
+            ]
+            with m.If(no_words):
+                m.d.sync += self.open.eq(0)
 
         # `state` and `key` are written under flags that are registers (`keying` in KEYS,
         # `digesting` in INNER_DIGEST and OUTER_DIGEST, `feed_outer` in OUTER_MESSAGE), not
         # under decodes of the FSM's state: their 352 enables are then a LUT or two from
         # flip-flops. (`state` also shifts in OUTER_MESSAGE's last cycle, when no word is fed:
-        # harmless, the outer digest overwrites it before it is read.)
-        keying = Signal()  # the chaining values shift in from key_word
+        # harmless, the outer digest overwrites it before it is read.) The key words shift in
+        # from `key_in`, a cycle behind the bus: from the second cycle of KEYS on.
+        keying = Signal()  # in KEYS
+        shifting = keying & ~key_wait  # the chaining values shift in from key_in
         digesting = Signal()  # `state` takes the lane's digest
         with m.If(digesting):
             with m.If(lane.digest.valid):
                 m.d.sync += state.eq(lane.digest.payload)
-        with m.Elif(keying | (feed_outer & feed.ready)):
+        with m.Elif(shifting | (feed_outer & feed.ready)):
             m.d.sync += state.eq(state_shifted)
-        with m.If(keying):
+        with m.If(shifting):
             m.d.sync += [key.eq(Cat(state[STATE_BITS - 64 :], key[:-64])), keys_left.eq(keys_left - 1)]
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.job.valid):
-                    m.d.sync += [idle.eq(0), keying.eq(1), self.open.eq(~no_words)]
+                    # (`open` falls again in the next cycle for a job without words)
+                    m.d.sync += [idle.eq(0), keying.eq(1), key_wait.eq(1), self.open.eq(1)]
                     m.next = "KEYS"
             with m.State("KEYS"):
                 with m.If(keys_left == 1):
@@ -656,13 +670,18 @@ class HMACPool(wiring.Component):
                 u.key_word.eq(keys.as_value()[-64:]),
             ]
         m.d.comb += self.jobs.ready.eq(free & pick.any())
-        # The pool's copy of each lane's job id (the unit's `job_id`), loaded as the unit loads
-        # its own, so that a data word's id is compared with registers here and not with the
-        # lanes' across the device.
+        # The pool's copies of each lane's job id and `open` flag (the unit's `job_id` and
+        # `open`), kept as the unit keeps its own, so that a data word's lane is found from
+        # registers here and not from the lanes' across the device. (A unit opens at every job
+        # and closes a job without words a cycle later; its copy here opens only for words.)
         lane_id = [Signal(ID_BITS, name=f"lane_id{i}") for i in range(n)]
+        lane_open = Signal(n)
+        job = self.jobs.payload
         for i in range(n):
             with m.If(free & pick[i]):
-                m.d.sync += lane_id[i].eq(self.jobs.payload.id)
+                m.d.sync += lane_id[i].eq(job.id)
+                with m.If(self.jobs.valid):
+                    m.d.sync += lane_open[i].eq((job.length != 0) | job.verify)
         # While the bus is free `keys` takes the offered job's values every cycle (a unit reads
         # the bus only after taking a job), so the job handshake reaches keys_left and `free`
         # only, not the 384 bits' enables (the whole engine's critical path at 79005ca: the
@@ -724,14 +743,17 @@ class HMACPool(wiring.Component):
                 head.eq(src),
                 head_match.eq(
                     Cat(
-                        u.open & (lane_id[i] == src.id) & ~(head_valid & head.last & head_match[i])
-                        for i, u in enumerate(units)
+                        lane_open[i] & (lane_id[i] == src.id) & ~(head_valid & head.last & head_match[i])
+                        for i in range(n)
                     )
                 ),
                 skid_valid.eq(0),
             ]
         with m.Elif(incoming):
             m.d.sync += [skid_valid.eq(1), skid.eq(word)]
+        for i in range(n):  # (per bit: lane i may close as another lane opens)
+            with m.If(head_go & head.last & routed[i]):
+                m.d.sync += lane_open[i].eq(0)
 
         # Results: a register, loaded from the lowest-numbered lane with one. The lane is granted
         # a cycle ahead (a one-hot register, chosen while `res` is empty and no grant is out), so

@@ -500,7 +500,16 @@ def run_pool(pool, jobs, *, rng, idle=0.0, stall=0.0, extra_words=()):
             # (raised here, at once: the word is lost and the job would never finish)
             assert not refused, f"the pool offered lane(s) {refused} a word they could not take"
 
-    run_sim(pool, feed_jobs, feed_data, collect, background=[clock.run, count_drops, check_offers])
+    limit = 2000 + 40 * sum(len(words) for _, words in pending)  # far beyond any pool's rate
+
+    async def deadline(ctx):
+        for _ in range(limit):
+            if len(results) == len(pending):
+                return
+            await ctx.tick()
+        raise AssertionError(f"{len(results)} of {len(pending)} results after {limit} cycles")
+
+    run_sim(pool, feed_jobs, feed_data, collect, deadline, background=[clock.run, count_drops, check_offers])
     return results, seen["cycles"], seen["dropped"]
 
 
@@ -555,6 +564,23 @@ def test_pool_fills_its_lanes_buffers_without_offering_a_word_they_cannot_take(f
     results, _, dropped = run_pool(HMACPool(lanes=2, fifo_depth=fifo_depth), jobs, rng=rng)
     assert results == expected
     assert dropped == 0
+
+
+@pytest.mark.parametrize("fifo_depth", [0, 8])
+def test_pool_takes_a_job_on_one_lane_as_another_lanes_last_word_passes(fifo_depth):
+    # Job B is accepted some cycles after job A; over A's lengths, one of B's acceptances falls in
+    # the cycle in which A's last word leaves the pool's head. B's words must still reach B's lane.
+    rng = random.Random(16)
+    for words in range(1, 13):
+        key_a, key_b = rng.randbytes(20), rng.randbytes(20)
+        msg_a, msg_b = rng.randbytes(8 * words), rng.randbytes(24)
+        jobs = [make_job(1, Auth.HMAC_SHA1_96, key_a, msg_a), make_job(2, Auth.HMAC_SHA1_96, key_b, msg_b)]
+        results, _, dropped = run_pool(HMACPool(lanes=2, fifo_depth=fifo_depth), jobs, rng=rng)
+        assert dropped == 0, f"A of {words} words: a word was dropped"
+        assert results == {
+            1: (reference_icv(Auth.HMAC_SHA1_96, key_a, msg_a), 0, 0),
+            2: (reference_icv(Auth.HMAC_SHA1_96, key_b, msg_b), 0, 0),
+        }
 
 
 def test_pool_with_sha1_only_lanes_runs_md5_jobs_on_md5_lanes():
