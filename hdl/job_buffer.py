@@ -37,6 +37,11 @@ class JobBuffer(wiring.Component):
     rd_data : Out(ArrayLayout(64, readers))
         Each reader's word at the address sampled :attr:`LATENCY` cycles earlier.
 
+    ``banks``: memories of ``64 / banks`` bits side by side, each with its own registered
+    ports. Eight banks of 8 bits put four DP16KDs (2048 x 9) under each address copy of a 64 KiB
+    buffer; with four banks of 16 bits (eight RAMs each) the whole engine's critical path at
+    e0b711d was a bank's write address register -> one of its RAMs, 12.0 ns of routing.
+
     A word must not be read by an address presented in the cycle it is written: the block RAM
     sees both at one clock edge, and the memories carry yosys's ``no_rw_check`` (the result is
     undefined, and synthesis adds no read-during-write bypass after the RAMs).
@@ -48,7 +53,7 @@ class JobBuffer(wiring.Component):
     """Cycles from a write to the first read address that sees it (the write register and the
     read's address register keep the two one edge apart)."""
 
-    def __init__(self, *, depth: int, readers: int, banks: int = 4) -> None:
+    def __init__(self, *, depth: int, readers: int, banks: int = 8) -> None:
         if 64 % banks:
             raise ValueError(f"banks must divide 64, not {banks}")
         self.depth, self.readers, self.banks = depth, readers, banks
