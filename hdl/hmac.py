@@ -202,8 +202,9 @@ class HMACUnit(wiring.Component):
     job_id : Out(ID_BITS)
         The id of the current job.
     open : Out(1)
-        The unit takes more ``data`` words for job ``job_id`` (from job acceptance until a word
-        with ``last`` is accepted). :class:`HMACPool` routes words with this.
+        The unit takes more ``data`` words for job ``job_id``: from job acceptance until a word
+        with ``last`` is accepted (for a job without words, only in the cycle after its
+        acceptance). :class:`HMACPool` keeps its own copy of it, set only for jobs with words.
     busy : Out(1)
         The unit holds a job (from acceptance until its result is taken).
     ahead : Out(1)
