@@ -220,7 +220,6 @@ class JobIntake(wiring.Component):
         # Body sequencing: which word comes next and whether it is the final one the lengths call for.
         data_left = Signal(ib + 1)  # data words still to come
         data_one = Signal()  # data_left == 1
-        icv_index = Signal(range(ICV_WORDS))
         final = Signal()  # the next body word is the frame's final word
 
         # `commit` is a register, high in the COMMIT cycle: it is set with every transition there,
@@ -245,7 +244,7 @@ class JobIntake(wiring.Component):
                 m.next = "DRAIN"
 
         def to_icv():
-            m.d.sync += [icv_index.eq(0), icv_sel.eq(1), final.eq(ICV_WORDS == 1)]
+            m.d.sync += [icv_sel.eq(1), final.eq(ICV_WORDS == 1)]
             m.next = "ICV"
 
         # The header's fields are taken from every word offered in HDR0 (while `waiting`), so
@@ -379,9 +378,9 @@ class JobIntake(wiring.Component):
                 m.d.comb += [self.jobs.ready.eq(1), self.fill_active.eq(1)]
                 with m.If(accept):
                     m.d.sync += [
-                        icv_index.eq(icv_index + 1),
                         icv_sel.eq(icv_sel << 1),
-                        final.eq(icv_index == ICV_WORDS - 2),
+                        # the word after this one is the last ICV word
+                        final.eq(icv_sel[ICV_WORDS - 2] if ICV_WORDS > 1 else 0),
                     ]
                     body_word()
             with m.State("DRAIN"):
