@@ -187,8 +187,7 @@ class HMACUnit(wiring.Component):
         The job's chaining values (:data:`HMACKeys`, top word first), one word in each of the
         :data:`KEY_WORDS` cycles after the job is taken. One bus can serve a pool of units: only
         a unit that has just taken a job reads it, and its ``state`` and ``key`` registers load
-        by shifting (what ``state`` does anyway to hand the inner digest to the outer hash), so
-        no 320-bit load fans out to every unit.
+        by shifting, so no 320-bit load fans out to every unit.
     data : In(stream.Signature(StreamWord))
         The job's words: ``ceil(length / 8)`` message words (network byte order, bytes beyond
         ``length`` ignored), then for a verifying job the expected ICV as :data:`ICV_WORDS` words
@@ -320,8 +319,7 @@ class HMACUnit(wiring.Component):
         with m.If((align != 0) & (keys_left == 0)):
             m.d.sync += [key.eq(key >> 8), align.eq(align - 1)]
         # state and key as one shift register, 64 bits a step: the key words shift in at the
-        # bottom of state (and out of its top into key); handing the inner digest to the outer
-        # hash shifts state alone, taking in words that are never read
+        # bottom of state (and out of its top into key)
         # (the bus word is registered here first: the same bus, from the pool's key register)
         key_in = Signal(64)
         m.d.sync += key_in.eq(self.key_word)
@@ -375,9 +373,13 @@ class HMACUnit(wiring.Component):
         # the key's 64-bit pieces from the top, after the one merged (no shifting of `key` in
         # TAIL: its only writers are the job's start and the alignment)
         pieces = Array(key.word_select(2 - i, 64) for i in range(3))
+        # the inner digest's words from the top of `state` (SHA-1's third word half empty),
+        # chosen by the word count: `state` does not shift for them, so its enables stay off
+        # the feed's `ready`
+        digest_words = Array([state[96:], state[32:96], Cat(Const(0, 32), state[:32])])
         message_word = Mux(ended, 0, Mux(merge, (din.data & keep) | key[-64:], din.data))
         m.d.comb += feed.payload.eq(
-            Mux(feed_tail, pieces[words + merged], Mux(feed_outer, state[-64:], message_word))
+            Mux(feed_tail, pieces[words + merged], Mux(feed_outer, digest_words[words], message_word))
         )
 
         def frame(final):
@@ -400,7 +402,7 @@ class HMACUnit(wiring.Component):
         ]
 
         # The job's fields load from every job offered while the unit is idle (the one taken is
-        # the last), so the handshake enables only `idle`, `open`, `keying`, `key_wait` and the
+        # the last), so the handshake enables only `idle`, `open`, `key_wait` and the
         # state: the whole engine's critical path at 2f70e49 ran from the pool's choice of lane
         # to the enables of these registers (12.2 ns of routing). The loads are under register
         # flags, not decodes of the FSM's state (at bc3338d a path ran from the state's decode
@@ -438,19 +440,22 @@ class HMACUnit(wiring.Component):
             with m.If(no_words):
                 m.d.sync += self.open.eq(0)
 
-        # `state` and `key` are written under flags that are registers (`keying` in KEYS,
-        # `digesting` in INNER_DIGEST and OUTER_DIGEST, `feed_outer` in OUTER_MESSAGE), not
-        # under decodes of the FSM's state: their 352 enables are then a LUT or two from
-        # flip-flops. (`state` also shifts in OUTER_MESSAGE's last cycle, when no word is fed:
-        # harmless, the outer digest overwrites it before it is read.) The key words shift in
-        # from `key_in`, a cycle behind the bus: from the second cycle of KEYS on.
-        keying = Signal()  # in KEYS
-        shifting = keying & ~key_wait  # the chaining values shift in from key_in
+        # `state` and `key` are written under two register flags, not under decodes of the
+        # FSM's state or a handshake: their 352 enables are then one LUT from flip-flops (the
+        # whole engine's critical path at f9dbece, speed grade 8: a lane's KEYS flag and its
+        # feed's level -> the enables of `state`, 9.8 ns of routing). `state` takes the lane's
+        # digest in every cycle of INNER_DIGEST and OUTER_DIGEST (`digesting`: nothing reads it
+        # there, and the last load is the digest's `valid` cycle, which ends the flag). The key
+        # words shift in from `key_in`, a cycle behind the bus: from the second cycle of KEYS on.
+        shifting = Signal()  # the chaining values shift in from key_in
         digesting = Signal()  # `state` takes the lane's digest
+        with m.If(key_wait):
+            m.d.sync += shifting.eq(1)
+        with m.If(shifting & (keys_left == 1)):
+            m.d.sync += shifting.eq(0)
         with m.If(digesting):
-            with m.If(lane.digest.valid):
-                m.d.sync += state.eq(lane.digest.payload)
-        with m.Elif(shifting | (feed_outer & feed.ready)):
+            m.d.sync += state.eq(lane.digest.payload)
+        with m.Elif(shifting):
             m.d.sync += state.eq(state_shifted)
         with m.If(shifting):
             m.d.sync += [key.eq(Cat(state[STATE_BITS - 64 :], key[:-64])), keys_left.eq(keys_left - 1)]
@@ -459,11 +464,10 @@ class HMACUnit(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.job.valid):
                     # (`open` falls again in the next cycle for a job without words)
-                    m.d.sync += [idle.eq(0), keying.eq(1), key_wait.eq(1), self.open.eq(1)]
+                    m.d.sync += [idle.eq(0), key_wait.eq(1), self.open.eq(1)]
                     m.next = "KEYS"
             with m.State("KEYS"):
                 with m.If(keys_left == 1):
-                    m.d.sync += keying.eq(0)
                     m.next = "INNER"
             with m.State("INNER"):
                 m.d.comb += lane.start.valid.eq(1)
