@@ -154,6 +154,9 @@ class MD5Core(wiring.Component):
     blocks : In(stream.Signature(MD5Block))
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 66 cycles).
+        The core starts a block from the payload as it was in the cycle before acceptance (it
+        registers its starting value every cycle): set ``iv`` and ``chain`` at least a cycle
+        before ``valid`` rises, as a lane does when it starts filling the block.
     read : Out(BlockRead)
         The block's words, X[2r] and X[2r + 1] in row r: X[k] of step i + 3 in step i (steps 1
         to 60), rows 0 and 1 of the next block (``next``) in turn in all its other cycles. Rows
@@ -182,8 +185,8 @@ class MD5Core(wiring.Component):
         when elaborated for the ECP5 family (:func:`hdl.target.family`) with one step per cycle,
         else ``None``.
 
-    ``iv`` is latched at acceptance; the block's words must stay in the buffer until step 60 has
-    read the last.
+    ``iv`` is latched a cycle before acceptance; the block's words must stay in the buffer until
+    step 60 has read the last.
     """
 
     blocks: In(stream.Signature(MD5Block))
@@ -271,8 +274,8 @@ class MD5Core(wiring.Component):
             m.d.comb += rotated_hi.eq(Array(rotations[8:])[rot_select[0:3]])
 
         # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
-        # last adder: in a step b_base is b; while idle the term is 0 and b_base is the new
-        # block's B.
+        # last adder: in a step b_base is b; while idle the term is 0 and b_base is the next
+        # block's B, which b loads in every idle cycle.
         b_base = Signal(32)
         b_load = Signal()
         m.d.comb += b_base.eq(b)
@@ -316,23 +319,30 @@ class MD5Core(wiring.Component):
         for j, wj in enumerate((a, b, c, d)):
             m.d.comb += summed[j].eq(h[j] + wj)
 
-        # `ready` is a register (the lane's view of a handoff then starts at registers)
+        # The next block's starting value, a register: the offered block's IV, or for a chained
+        # block the chaining value (the sums while finishing, `h` once idle). So the payload and
+        # the lane's `first` behind it reach no adder in the cycle a block starts, and `valid`
+        # no load of b (the whole engine's critical path at d718a23: a lane's `first` -> the
+        # choice of B -> the step's second adder -> b, 10.4 ns of routing).
         idle = Signal(init=1)
+        start = [Signal(32, name=f"start_{n}") for n in "abcd"]
+        p = self.blocks.payload
+        for j in range(4):
+            m.d.sync += start[j].eq(Mux(p.chain, Mux(idle, h[j], summed[j]), p.iv[j]))
+
+        # `ready` is a register (the lane's view of a handoff then starts at registers)
         m.d.comb += self.blocks.ready.eq(idle)
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 # pre, F and (split) total_q are 0 here: rotated is 0 and b loads b_base
+                m.d.comb += [b_base.eq(start[1]), b_load.eq(1)]
                 with m.If(self.blocks.valid):
                     m.d.sync += idle.eq(0)
-                    # Latch the block and start step 0 from the chaining value (B is b's load,
-                    # see above).
-                    p = self.blocks.payload
-                    start = [Mux(p.chain, h[j], p.iv[j]) for j in range(4)]
-                    with m.If(~p.chain):
-                        m.d.sync += [h[j].eq(p.iv[j]) for j in range(4)]
+                    # Start step 0 from the block's starting value (B is b's load, see above;
+                    # `h` takes it unchanged for a chained block).
+                    m.d.sync += [h[j].eq(start[j]) for j in range(4)]
                     m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
-                    m.d.comb += [b_base.eq(start[1]), b_load.eq(1)]
                     x0, x1 = head[0][0], head[0][1]  # K[0] = 0, K[1] = 1
                     m.d.sync += [pre.eq(start[0] + x0 + T[0]), xt.eq(x1 + T[1]), t_ahead.eq(T[2])]
                     m.d.sync += [read_next.eq(0), first_step.eq(1)]

@@ -145,13 +145,15 @@ def _compress_blocks(core, fmt, n, iv, blocks):
 
     async def tb(ctx):
         for i, blk in enumerate(blocks):
+            # (a core starts from the payload of the cycle before it accepts: set while filling)
+            payload = {"chain": int(i > 0), "iv": list(struct.unpack(f"{fmt}{n}I", iv))}
+            ctx.set(dut.blocks.payload, payload)
             for r, row in enumerate(block_rows(fmt, blk)):
                 ctx.set(dut.write_row, r)
                 ctx.set(dut.write_data, row)
                 ctx.set(dut.write_en, 1)
                 await ctx.tick()
             ctx.set(dut.write_en, 0)
-            payload = {"chain": int(i > 0), "iv": list(struct.unpack(f"{fmt}{n}I", iv))}
             await put(ctx, dut.blocks, payload)
         while len(out["done_at"]) < len(blocks):
             await ctx.tick()
@@ -728,6 +730,7 @@ def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
             sends.append((block_rows("<", blk), payload, 70 if (n == 2 and i == 1) else 0))
     feed = "\n".join(
         f"    repeat ({idle}) @(negedge clk);\n"
+        + f"    payload = 129'h{p:x};\n"  # a cycle before `valid`, as a lane sets it
         + "".join(f"    write_row({r}, 64'h{row:x});\n" for r, row in enumerate(rows))
         + f"    send(129'h{p:x});"
         for rows, p, idle in sends
