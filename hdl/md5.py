@@ -154,9 +154,9 @@ class MD5Core(wiring.Component):
     blocks : In(stream.Signature(MD5Block))
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 66 cycles).
-        The core starts a block from the payload as it was in the cycle before acceptance (it
-        registers its starting value every cycle): set ``iv`` and ``chain`` at least a cycle
-        before ``valid`` rises, as a lane does when it starts filling the block.
+        The core reads ``chain`` as it was in the cycle before acceptance (it keeps a copy,
+        registered every cycle): set it at least a cycle before ``valid`` rises, as a lane does
+        when it starts filling the block.
     read : Out(BlockRead)
         The block's words, X[2r] and X[2r + 1] in row r: X[k] of step i + 3 in step i (steps 1
         to 60), rows 0 and 1 of the next block (``next``) in turn in all its other cycles. Rows
@@ -185,8 +185,8 @@ class MD5Core(wiring.Component):
         when elaborated for the ECP5 family (:func:`hdl.target.family`) with one step per cycle,
         else ``None``.
 
-    ``iv`` is latched a cycle before acceptance; the block's words must stay in the buffer until
-    step 60 has read the last.
+    ``iv`` is latched at acceptance; the block's words must stay in the buffer until step 60 has
+    read the last.
     """
 
     blocks: In(stream.Signature(MD5Block))
@@ -319,18 +319,20 @@ class MD5Core(wiring.Component):
         for j, wj in enumerate((a, b, c, d)):
             m.d.comb += summed[j].eq(h[j] + wj)
 
-        # The next block's starting value, a register: the offered block's IV, or for a chained
-        # block the chaining value (the sums while finishing, `h` once idle). So the payload and
-        # the lane's `first` behind it reach no adder in the cycle a block starts, and `valid`
-        # no load of b (the whole engine's critical path at d718a23: a lane's `first` -> the
-        # choice of B -> the step's second adder -> b, 10.4 ns of routing).
-        idle = Signal(init=1)
-        start = [Signal(32, name=f"start_{n}") for n in "abcd"]
+        # The next block's starting value: the offered block's IV, or for a chained block the
+        # chaining value, chosen by the core's own copy of `chain`, registered every cycle. So
+        # the lane's `first` behind `chain` (a flip-flop that drives both cores' choices) reaches
+        # no adder in the cycle a block starts, and `valid` no load of b (the whole engine's
+        # critical path at d718a23: a lane's `first` -> the choice of B -> the step's second
+        # adder -> b, 10.4 ns of routing). A register of the whole starting value, the sums
+        # while finishing, cost 1.4k LUT4 on the engine and placed its MD5 steps worse.
+        chain = Signal()
         p = self.blocks.payload
-        for j in range(4):
-            m.d.sync += start[j].eq(Mux(p.chain, Mux(idle, h[j], summed[j]), p.iv[j]))
+        m.d.sync += chain.eq(p.chain)
+        start = [Mux(chain, h[j], p.iv[j]) for j in range(4)]
 
         # `ready` is a register (the lane's view of a handoff then starts at registers)
+        idle = Signal(init=1)
         m.d.comb += self.blocks.ready.eq(idle)
         m.d.sync += self.done.eq(0)
         with m.FSM():
@@ -339,9 +341,9 @@ class MD5Core(wiring.Component):
                 m.d.comb += [b_base.eq(start[1]), b_load.eq(1)]
                 with m.If(self.blocks.valid):
                     m.d.sync += idle.eq(0)
-                    # Start step 0 from the block's starting value (B is b's load, see above;
-                    # `h` takes it unchanged for a chained block).
-                    m.d.sync += [h[j].eq(start[j]) for j in range(4)]
+                    # Start step 0 from the block's starting value (B is b's load, see above).
+                    with m.If(~chain):
+                        m.d.sync += [h[j].eq(p.iv[j]) for j in range(4)]
                     m.d.sync += [a.eq(start[0]), c.eq(start[2]), d.eq(start[3])]
                     x0, x1 = head[0][0], head[0][1]  # K[0] = 0, K[1] = 1
                     m.d.sync += [pre.eq(start[0] + x0 + T[0]), xt.eq(x1 + T[1]), t_ahead.eq(T[2])]

@@ -61,8 +61,8 @@ class SHA1Core(wiring.Component):
     blocks : In(stream.Signature(SHA1Block))
         Blocks to compress. Accepted while the core is idle: from the cycle in which the previous
         block's ``done`` is high (so a message's blocks can follow each other every 82 cycles).
-        The core starts a block from the payload as it was in the cycle before acceptance: set
-        ``iv`` and ``chain`` at least a cycle before ``valid`` rises, as a lane does.
+        The core reads ``chain`` as it was in the cycle before acceptance (its own copy): set it
+        at least a cycle before ``valid`` rises, as a lane does.
     read : Out(BlockRead)
         The block's words, M[2r] and M[2r + 1] in row r, big-endian: rows 1 to 7 of the accepted
         block in its rounds 0 to 13, row 0 of the next block (``next``) in all its other cycles.
@@ -74,8 +74,8 @@ class SHA1Core(wiring.Component):
     done : Out(1)
         One-cycle strobe: ``cv`` now holds the result of a block (one strobe per block, in order).
 
-    Timing: the start cycle, 80 round cycles and 1 finishing cycle per block. ``iv`` is latched a cycle
-    before acceptance; the block's words must stay in the buffer until round 13 has read the last.
+    Timing: the start cycle, 80 round cycles and 1 finishing cycle per block. ``iv`` is latched at
+    acceptance; the block's words must stay in the buffer until round 13 has read the last.
     """
 
     blocks: In(stream.Signature(SHA1Block))
@@ -138,25 +138,25 @@ class SHA1Core(wiring.Component):
         for j, v in enumerate((a, b, c, d, e)):
             m.d.comb += summed[j].eq(h[j] + v)
 
-        # The next block's starting value, a register (as in the MD5 core): the offered block's
-        # IV, or for a chained block the chaining value (the sums while finishing, `h` once idle),
-        # so the payload and the lane's `first` behind it reach no adder as a block starts.
-        idle = Signal(init=1)
-        start = [Signal(32, name=f"start_{n}") for n in "abcde"]
+        # The block's starting value chosen by the core's own copy of `chain`, registered every
+        # cycle (as in the MD5 core), so the lane's `first` behind it reaches no adder as a
+        # block starts.
+        chain = Signal()
         p = self.blocks.payload
-        for j in range(5):
-            m.d.sync += start[j].eq(Mux(p.chain, Mux(idle, h[j], summed[j]), p.iv[j]))
+        m.d.sync += chain.eq(p.chain)
+        start = [Mux(chain, h[j], p.iv[j]) for j in range(5)]
 
         # `ready` is a register (the lane's view of a handoff then starts at registers)
+        idle = Signal(init=1)
         m.d.comb += self.blocks.ready.eq(idle)
         m.d.sync += self.done.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.blocks.valid):
                     m.d.sync += idle.eq(0)
-                    # Start round 0 from the block's starting value (`h` takes it unchanged for
-                    # a chained block).
-                    m.d.sync += [h[j].eq(start[j]) for j in range(5)]
+                    # Start round 0 from the block's starting value.
+                    with m.If(~chain):
+                        m.d.sync += [h[j].eq(p.iv[j]) for j in range(5)]
                     m.d.sync += [v.eq(start[j]) for j, v in enumerate((a, b, c, d, e))]
                     # Row 0 of the block: M[0] into round 0's sum and the ring, M[1] the tail
                     m.d.sync += pre.eq(start[4] + K[0] + head[0])

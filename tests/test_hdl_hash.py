@@ -145,7 +145,7 @@ def _compress_blocks(core, fmt, n, iv, blocks):
 
     async def tb(ctx):
         for i, blk in enumerate(blocks):
-            # (a core starts from the payload of the cycle before it accepts: set while filling)
+            # (a core reads `chain` as it was a cycle before it accepts: set while filling)
             payload = {"chain": int(i > 0), "iv": list(struct.unpack(f"{fmt}{n}I", iv))}
             ctx.set(dut.blocks.payload, payload)
             for r, row in enumerate(block_rows(fmt, blk)):
