@@ -323,9 +323,9 @@ class MD5Core(wiring.Component):
         # chaining value, chosen by the core's own copy of `chain`, registered every cycle. So
         # the lane's `first` behind `chain` (a flip-flop that drives both cores' choices) reaches
         # no adder in the cycle a block starts, and `valid` no load of b (the whole engine's
-        # critical path at d718a23: a lane's `first` -> the choice of B -> the step's second
-        # adder -> b, 10.4 ns of routing). A register of the whole starting value, the sums
-        # while finishing, cost 1.4k LUT4 on the engine and placed its MD5 steps worse.
+        # critical path at d718a23, speed grade 6: a lane's `first` -> the choice of B -> the
+        # step's second adder -> b, 10.4 ns of routing). A register of the whole starting value,
+        # the sums while finishing, cost 1.4k LUT4 on the engine and placed its MD5 steps worse.
         chain = Signal()
         p = self.blocks.payload
         m.d.sync += chain.eq(p.chain)
