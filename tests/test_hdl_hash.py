@@ -129,10 +129,11 @@ def block_rows(fmt: str, block: bytes) -> list[int]:
     return [(words[2 * r] << 32) | words[2 * r + 1] for r in range(8)]
 
 
-def _compress_blocks(core, fmt, n, iv, blocks):
-    """Run ``blocks`` through a core as one chained message, each block written into the buffer's
-    free bank while the core compresses the one before and offered as soon as the core can take
-    it; return (chaining value, cycles from the first block's ``done`` to the last one's: the
+def _compress_blocks(core, fmt, n, iv, blocks, idle_before=()):
+    """Run ``blocks`` through a core as one chained message, each block written into the
+    buffer's free bank while the core compresses the one before and offered as soon as the core
+    can take it (the blocks numbered in ``idle_before`` only after 100 cycles, with the core
+    idle); return (chaining value, cycles from the first block's ``done`` to the last one's: the
     blocks after the first take that many cycles in a stream)."""
     dut = CoreOnBuffer(core)
     clock, out = Cycles(), {"done_at": []}
@@ -148,6 +149,8 @@ def _compress_blocks(core, fmt, n, iv, blocks):
             # (a core reads `chain` as it was a cycle before it accepts: set while filling)
             payload = {"chain": int(i > 0), "iv": list(struct.unpack(f"{fmt}{n}I", iv))}
             ctx.set(dut.blocks.payload, payload)
+            if i in idle_before:
+                await ctx.tick().repeat(100)
             for r, row in enumerate(block_rows(fmt, blk)):
                 ctx.set(dut.write_row, r)
                 ctx.set(dut.write_data, row)
@@ -185,6 +188,20 @@ def test_md5_core_with_split_step_takes_two_cycles_per_step():
     cv, cycles = _compress_blocks(MD5Core(step_cycles=2), "<", 4, MD5_IV, blocks)
     assert cv == hashlib.md5(msg).digest()
     assert cycles / (len(blocks) - 1) == 130
+
+
+@pytest.mark.parametrize("name", ["md5", "sha1"])
+def test_core_continues_a_message_after_idling(name):
+    """A chained block offered to an idle core (its `chain` set while the block is written, a
+    cycle or more before `valid`, as a lane does) continues from the chaining value: the two
+    blocks of a message give hashlib's digest with the core idle 100 cycles between them."""
+    md5 = name == "md5"
+    core, fmt, n, iv = (MD5Core(), "<", 4, MD5_IV) if md5 else (SHA1Core(), ">", 5, SHA1_IV)
+    msg = random.Random(9).randbytes(100)
+    padded = msg + b"\x80" + bytes(-(len(msg) + 9) % 64) + struct.pack("<Q" if md5 else ">Q", 8 * len(msg))
+    blocks = [padded[i : i + 64] for i in range(0, len(padded), 64)]
+    cv, _ = _compress_blocks(core, fmt, n, iv, blocks, idle_before={1})
+    assert len(blocks) == 2 and cv == (hashlib.md5 if md5 else hashlib.sha1)(msg).digest()
 
 
 def test_sha1_core_compresses_at_most_82_cycles_per_block():
