@@ -304,12 +304,21 @@ class CBCUnit(wiring.Component):
             enc_chain_r.addr.eq(fetch_lane),
             dec_chain_r.addr.eq(fetch_lane),
         ]
+        # Where fetch's chaining value comes from, decided a cycle ahead into registers (as
+        # AND-ORs over 16 lanes they sat before the 64 multiplexers: the whole engine's critical
+        # path at 3f35d61, speed grades 6 and 8). `follows_issue`: the lane in fetch is the
+        # decrypting lane issuing now; `meets_return`: its ciphertext leaves the DES now (the
+        # pipeline shifts every cycle, so that is `soon` of the cycle before, fetch moving or not).
+        follows_issue, meets_return = Signal(), Signal()
+        with m.If(advance):
+            m.d.sync += follows_issue.eq(fetch_valid & fetch_decrypt & (fetch_onehot & onehot).any())
+        m.d.sync += meets_return.eq((soon & Mux(advance, onehot, fetch_onehot)).any())
         chain_now = Signal(64)
         with m.If(fetch_from_iv):
             m.d.comb += chain_now.eq(fetch_iv)
-        with m.Elif(iss_valid & iss_decrypt & (iss_onehot & fetch_onehot).any()):
+        with m.Elif(follows_issue):
             m.d.comb += chain_now.eq(iss_data)  # decryption: the previous ciphertext, issuing now
-        with m.Elif((returning & fetch_onehot).any()):
+        with m.Elif(meets_return):
             m.d.comb += chain_now.eq(des.o.payload.data)  # encryption: the ciphertext leaving now
         with m.Elif(fetch_decrypt):
             m.d.comb += chain_now.eq(dec_chain_r.data)

@@ -110,16 +110,15 @@ def _ecp5_add(m: Module, name: str, a, b, c, d, fn) -> Value:
     return Cat(*bits)
 
 
-def _ecp5_mux8(m: Module, name: str, inputs: list[Value], select: Value) -> Value:
-    """``inputs[select[0:3]]`` for eight 32-bit values, each bit one ECP5 slice pair: four LUT4s
-    (2:1 by ``select[0]``), two ``PFUMX`` (by ``select[1]``), an ``L6MUX21`` (by ``select[2]``).
-    The muxes are the slices' own wide-function muxes, so the eight-way select costs one LUT and
-    one route where yosys builds it from two or three LUTs with a route after each."""
+def _ecp5_mux4(m: Module, name: str, inputs: list[Value], select: Value) -> Value:
+    """``inputs[select[0:2]]`` for four 32-bit values, each bit one ECP5 slice: two LUT4s (2:1 by
+    ``select[0]``) and the slice's own ``PFUMX`` (by ``select[1]``), so the four-way select costs
+    one LUT and the fast mux, where yosys builds it from two LUT levels with a route between."""
     init = Const(_lut4_init(lambda a, b, c, d: b if c else a), 16)  # Z = C ? B : A
     bits = []
     for j in range(32):
         luts = []
-        for k in range(4):
+        for k in range(2):
             z = Signal(name=f"{name}{j}_lut{k}")
             m.submodules[f"{name}{j}_lut{k}"] = Instance(
                 "LUT4",
@@ -131,19 +130,25 @@ def _ecp5_mux8(m: Module, name: str, inputs: list[Value], select: Value) -> Valu
                 o_Z=z,
             )
             luts.append(z)
-        pairs = []
-        for k in range(2):
-            z = Signal(name=f"{name}{j}_pfumx{k}")
-            m.submodules[f"{name}{j}_pfumx{k}"] = Instance(
-                "PFUMX", i_ALUT=luts[2 * k + 1], i_BLUT=luts[2 * k], i_C0=select[1], o_Z=z
-            )
-            pairs.append(z)
         z = Signal(name=f"{name}{j}")
-        m.submodules[f"{name}{j}_l6mux"] = Instance(
-            "L6MUX21", i_D0=pairs[0], i_D1=pairs[1], i_SD=select[2], o_Z=z
+        m.submodules[f"{name}{j}_pfumx"] = Instance(
+            "PFUMX", i_ALUT=luts[1], i_BLUT=luts[0], i_C0=select[1], o_Z=z
         )
         bits.append(z)
     return Cat(*bits)
+
+
+def _rotation_rom() -> Array:
+    """The rotation s = S[round][i % 4] of each step as the two-level rotation selects it, indexed
+    by ``4 * round + i % 4``: ``fine`` = s mod 4 (bits 0-1), then the coarse rotation 4q, q = s div
+    4 in 1..5: ``coarse`` = q - 1 (bits 2-3) for q < 5, ``far`` (bit 4) for q = 5 (s = 20 to 23)."""
+    entries = []
+    for rnd in range(4):
+        for pos in range(4):
+            q, fine = divmod(S[rnd][pos], 4)
+            assert 1 <= q <= 5
+            entries.append(Const(fine | (((q - 1) % 4) << 2) | (int(q == 5) << 4), 5))
+    return Array(entries)
 
 
 class MD5Core(wiring.Component):
@@ -242,10 +247,13 @@ class MD5Core(wiring.Component):
         # One step: a' = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s); the round picks F/G/H/I and s.
         # For timing, what does not depend on b is prepared a step ahead (the next step's c and d
         # are this step's b and c): F with b = 1 and with b = 0 (F is bitwise, so F(b,c,d) then
-        # picks per bit), and the rotation s as a 4-bit select.
+        # picks per bit), and the rotation's selects.
         f_one = Signal(32)  # F(~0, c, d) of this step's round
         f_zero = Signal(32)  # F(0, c, d)
-        rot_select = Signal(4)  # 4 * round + i % 4: selects s = S[round][i % 4]
+        rot_fine = Signal(2)  # s mod 4 of this step's rotation s (see _rotation_rom)
+        rot_coarse = Signal(2)  # q - 1, q = s div 4, when q < 5
+        rot_far = Signal()  # q = 5
+        rot_rom = _rotation_rom()
         f = Signal(32)
         total = Signal(32)
         m.d.comb += f.eq((b & f_one) | (~b & f_zero))
@@ -261,17 +269,20 @@ class MD5Core(wiring.Component):
         if split:
             m.d.sync += total_q.eq(total)
         rotate_in = total_q if split else total
-        rotations = [rotate_in.rotate_left(S[rnd][pos]) for rnd in range(4) for pos in range(4)]
-        rotated_lo, rotated_hi = Signal(32), Signal(32)  # rounds 0-1 and 2-3, by rot_select[0:3]
+        # The rotation in two levels, each sum bit feeding four selects and each of those five:
+        # by s mod 4, then by 4q for q = 1..4 (coarse), or q = 5 (far), which the second adder's
+        # LUT picks.
+        fine = [rotate_in.rotate_left(r) for r in range(4)]
+        fine_rotated, coarse_rotated = Signal(32), Signal(32)
         if carry:
-            lo, hi = (
-                _ecp5_mux8(m, "rot_lo", rotations[:8], rot_select),
-                _ecp5_mux8(m, "rot_hi", rotations[8:], rot_select),
-            )
-            m.d.comb += [rotated_lo.eq(lo), rotated_hi.eq(hi)]
+            m.d.comb += fine_rotated.eq(_ecp5_mux4(m, "rot_fine", fine, rot_fine))
+            coarse = [fine_rotated.rotate_left(4 * q) for q in range(1, 5)]
+            m.d.comb += coarse_rotated.eq(_ecp5_mux4(m, "rot_coarse", coarse, rot_coarse))
         else:
-            m.d.comb += rotated_lo.eq(Array(rotations[:8])[rot_select[0:3]])
-            m.d.comb += rotated_hi.eq(Array(rotations[8:])[rot_select[0:3]])
+            m.d.comb += fine_rotated.eq(Array(fine)[rot_fine])
+            coarse = [fine_rotated.rotate_left(4 * q) for q in range(1, 5)]
+            m.d.comb += coarse_rotated.eq(Array(coarse)[rot_coarse])
+        far_rotated = fine_rotated.rotate_left(20)
 
         # b is only ever written as b_base + rotated, so that no multiplexer follows the step's
         # last adder: in a step b_base is b; while idle the term is 0 and b_base is the next
@@ -280,15 +291,20 @@ class MD5Core(wiring.Component):
         b_load = Signal()
         m.d.comb += b_base.eq(b)
         b_next = Signal(32)
-        if carry:  # LUT inputs: a = b_base, b = the round's high bit, c and d = the two halves
-            high = rot_select[3].replicate(32)
+        if carry:  # LUT inputs: a = b_base, b = far, c = the coarse select, d = the far rotation
             m.d.comb += b_next.eq(
                 _ecp5_add(
-                    m, "step_b", b_base, high, rotated_lo, rotated_hi, lambda a, r, p, q: a ^ (q if r else p)
+                    m,
+                    "step_b",
+                    b_base,
+                    rot_far.replicate(32),
+                    coarse_rotated,
+                    far_rotated,
+                    lambda a, r, p, q: a ^ (q if r else p),
                 )
             )
         else:
-            m.d.comb += b_next.eq(b_base + Mux(rot_select[3], rotated_hi, rotated_lo))
+            m.d.comb += b_next.eq(b_base + Mux(rot_far, far_rotated, coarse_rotated))
         with m.If(b_load):
             m.d.sync += b.eq(b_next)
 
@@ -304,11 +320,12 @@ class MD5Core(wiring.Component):
                     m.d.comb += f_next_zero.eq(_round_function(r, Const(0, 32), b, c))
 
         def prepare_first(c_next, d_next):
-            """Set f_one, f_zero and rot_select for a block's first step (round 0, position 0)
+            """Set f_one, f_zero and the rotation for a block's first step (round 0, position 0)
             whose c and d are given."""
             m.d.sync += f_one.eq(_round_function(0, Const(2**32 - 1, 32), c_next, d_next))
             m.d.sync += f_zero.eq(_round_function(0, Const(0, 32), c_next, d_next))
-            m.d.sync += [rot_select.eq(0), rnd_ahead.eq(0)]  # step 1 is in round 0 too
+            m.d.sync += Cat(rot_fine, rot_coarse, rot_far).eq(rot_rom[0])
+            m.d.sync += rnd_ahead.eq(0)  # step 1 is in round 0 too
 
         def idle_next():
             """Make the step's term 0 from the next cycle on (the core goes idle)."""
@@ -367,10 +384,9 @@ class MD5Core(wiring.Component):
                         m.d.sync += read_next.eq(1)
                     m.d.sync += step.eq(step + 1)
                     m.d.sync += [f_one.eq(f_next_one), f_zero.eq(f_next_zero)]
-                    m.d.sync += [
-                        rot_select.eq(Cat((step + 1)[0:2], rnd_ahead)),
-                        rnd_ahead.eq((step + 2)[4:6]),
-                    ]
+                    rotation = rot_rom[Cat((step + 1)[0:2], rnd_ahead)]
+                    m.d.sync += Cat(rot_fine, rot_coarse, rot_far).eq(rotation)
+                    m.d.sync += rnd_ahead.eq((step + 2)[4:6])
                     with m.If(step == 63):
                         m.next = "FINISH"
             with m.State("FINISH"):
