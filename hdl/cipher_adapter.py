@@ -23,7 +23,7 @@ that the per-lane counters use), and ``done`` is registered with the last write.
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Elaboratable, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .cbc import cbc_block_layout, cbc_start_layout, lane_bits
@@ -85,17 +85,34 @@ class CipherAdapter(wiring.Component):
         eligible = Signal(n)
 
         # ---- start: a free lane takes the job. The free lane is chosen a cycle ahead, and always
-        # as the lowest free lane other than the one offered now (whether or not that one starts:
-        # so the choice never waits for the CBC unit's ready). A lone free lane that was not
-        # started is offered again a cycle later.
+        # as the lowest free lane other than the one offered now and the one starting (whether or
+        # not the offer is taken: so the choice never waits for the CBC unit's ready). A lone free
+        # lane that was not started is offered again a cycle later. The lane takes the job's
+        # fields a cycle after the handshake, from registers (`starting`): the CBC unit's ready
+        # depends on the offered lane, and from it to every lane's enables was the whole engine's
+        # critical path at 505d16b (speed grade 8, seed 1).
         free_lane = Signal(lane_bits(n))
         any_free = Signal()
         started = Signal()
         taken = Signal(n)  # the lane offered now, one-hot (none while no lane is offered)
+        starting = Signal(n)  # the lane whose offer was taken last cycle, one-hot
         m.d.comb += taken.eq(Mux(any_free, Cat(free_lane == k for k in range(n)), 0))
-        found_other, index_other = lowest_set(~busy & ~taken, len(free_lane))
+        found_other, index_other = lowest_set(~busy & ~taken & ~starting, len(free_lane))
         m.d.sync += [free_lane.eq(index_other), any_free.eq(found_other)]
         st = c.start.payload
+        # the job's fields for the lane, registered in every cycle (the handshake gates nothing)
+        st_q = Signal(
+            data.StructLayout(
+                {"decrypt": 1, "slot": len(st.slot), "first": len(st.first), "blocks": len(st.blocks)}
+            )
+        )
+        m.d.sync += [
+            st_q.decrypt.eq(st.decrypt),
+            st_q.slot.eq(st.slot),
+            st_q.first.eq(st.first),
+            st_q.blocks.eq(st.blocks),
+            starting.eq(Mux(started, taken, 0)),
+        ]
         m.d.comb += [
             self.cbc_start.valid.eq(c.start.valid & any_free),
             self.cbc_start.payload.lane.eq(free_lane),
@@ -179,7 +196,7 @@ class CipherAdapter(wiring.Component):
         for k in range(n):
             took = Signal(name=f"took{k}")  # lane k issues a block this cycle
             m.d.comb += took.eq(issue & rr.grant_onehot[k])
-            start_k = started & taken[k]
+            start_k = starting[k]
             # The next state's eligibility for both outcomes of this cycle's pick, each from
             # this cycle's registers only; the pick chooses at the end.
             fill_here = c.fill_active & (c.fill_slot == slot[k])
@@ -222,20 +239,20 @@ class CipherAdapter(wiring.Component):
                 ]
             # (a lane starts only while free and finishes only while busy)
             with m.If(start_k):
-                base = Cat(st.first, st.slot)
+                base = Cat(st_q.first, st_q.slot)
                 m.d.sync += [
                     busy[k].eq(1),
-                    decrypt[k].eq(st.decrypt),
-                    slot[k].eq(st.slot),
+                    decrypt[k].eq(st_q.decrypt),
+                    slot[k].eq(st_q.slot),
                     raddr[k].eq(base),
-                    pidx[k].eq(st.first),
-                    pidx1[k].eq(st.first + 1),
+                    pidx[k].eq(st_q.first),
+                    pidx1[k].eq(st_q.first + 1),
                     waddr[k].eq(base),
-                    left[k].eq(st.blocks),
-                    rleft[k].eq(st.blocks),
-                    sendable[k].eq(st.blocks != 0),
-                    left_gt1[k].eq(st.blocks > 1),
-                    rlast[k].eq(st.blocks == 1),
+                    left[k].eq(st_q.blocks),
+                    rleft[k].eq(st_q.blocks),
+                    sendable[k].eq(st_q.blocks != 0),
+                    left_gt1[k].eq(st_q.blocks > 1),
+                    rlast[k].eq(st_q.blocks == 1),
                     outst[k].eq(0),
                 ]
             with m.Elif(recv[k] & rlast[k]):
