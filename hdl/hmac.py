@@ -297,6 +297,7 @@ class HMACUnit(wiring.Component):
         align = Signal(3)  # byte shifts still to apply to `key`
         expected = Signal(ICV_BITS)
         words = Signal(2)  # words done in the ICV, TAIL and OUTER_MESSAGE phases
+        piece = Signal(2)  # in TAIL: the key piece fed now (words + merged, kept as a register)
         ended = Signal()  # the job's `last` word has been taken
         error = Signal()
 
@@ -379,7 +380,7 @@ class HMACUnit(wiring.Component):
         digest_words = Array([state[96:], state[32:96], Cat(Const(0, 32), state[:32])])
         message_word = Mux(ended, 0, Mux(merge, (din.data & keep) | key[-64:], din.data))
         m.d.comb += feed.payload.eq(
-            Mux(feed_tail, pieces[words + merged], Mux(feed_outer, digest_words[words], message_word))
+            Mux(feed_tail, pieces[piece], Mux(feed_outer, digest_words[words], message_word))
         )
 
         def frame(final):
@@ -507,7 +508,7 @@ class HMACUnit(wiring.Component):
                 # Words after the expected final one, up to `last`: discarded (the job is in error).
                 with m.If(ended):
                     # (only keyed MD5 feeds in TAIL: a unit without MD5 builds no key pieces)
-                    m.d.sync += feed_tail.eq(keyed)
+                    m.d.sync += [feed_tail.eq(keyed), piece.eq(merged)]
                     m.next = "TAIL"
                 with m.Else():
                     m.d.comb += din_ready.eq(1)
@@ -521,7 +522,7 @@ class HMACUnit(wiring.Component):
                 with m.Else():
                     m.d.comb += feed.valid.eq(1)
                     with m.If(feed.ready):
-                        m.d.sync += words.eq(words + 1)
+                        m.d.sync += [words.eq(words + 1), piece.eq(piece + 1)]
             with m.State("INNER_DIGEST"):
                 m.d.comb += lane.digest.ready.eq(1)
                 with m.If(lane.digest.valid):
