@@ -40,7 +40,7 @@ before this arrangement placed at 80.8 MHz, critical path the same pick into the
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -48,6 +48,7 @@ from amaranth.lib.wiring import In, Out
 
 from .des import LATENCY, DESPipeline
 from .pipeline import RegisterSlice
+from .priority import onehot_select
 
 __all__ = ["CBCUnit", "cbc_start_layout", "cbc_block_layout", "DEFAULT_LANES", "ROUND_TRIP", "lane_bits"]
 
@@ -56,15 +57,6 @@ ROUND_TRIP = LATENCY + 1
 
 DEFAULT_LANES = max(16, LATENCY)
 """Lanes built when the ``lanes`` parameter is not given."""
-
-
-def _or_tree(values: list) -> Value:
-    """The OR of ``values``, as a balanced tree (for one-hot selects)."""
-    while len(values) > 1:
-        values = [a | b for a, b in zip(values[0::2], values[1::2], strict=False)] + values[
-            len(values) & ~1 :
-        ]
-    return values[0]
 
 
 def lane_bits(lanes: int) -> int:
@@ -274,7 +266,7 @@ class CBCUnit(wiring.Component):
             m.d.sync += [
                 fetch_valid.eq(pick),
                 fetch_onehot.eq(onehot),
-                fetch_lane.eq(_or_tree([Mux(onehot[k], k, 0) for k in range(n)])),
+                fetch_lane.eq(onehot_select(onehot, list(range(n)))),
                 fetch_from_iv.eq((from_iv & onehot).any()),
             ]
         with m.If(pick):

@@ -48,7 +48,7 @@ from amaranth.lib.wiring import In, Out
 
 from .hash_unit import STATE_BITS, HashAlgorithm, HashLane
 from .layouts import ICV_BYTES, ICV_WORDS, Auth, StreamWord
-from .priority import lowest_set
+from .priority import lowest_set, onehot_select
 
 __all__ = [
     "HMACStart",
@@ -770,16 +770,17 @@ class HMACPool(wiring.Component):
         has = Cat(u.result.valid for u in units)
         found, index = lowest_set(has, lane_bits)
         grant = Signal(n)  # one-hot: the lane whose result moves into `res` in this cycle
-        grant_index = Signal(lane_bits)
-        payloads = Array(u.result.payload.as_value() for u in units)
+        payloads = [u.result.payload.as_value() for u in units]
         m.d.comb += [self.results.valid.eq(res_valid), self.results.payload.eq(res)]
         m.d.comb += [u.result.ready.eq(grant[i]) for i, u in enumerate(units)]
         with m.If(found & ~res_valid & ~grant.any()):
-            m.d.sync += [grant.eq(Cat(index == i for i in range(n))), grant_index.eq(index)]
+            m.d.sync += grant.eq(Cat(index == i for i in range(n)))
         with m.Else():
             m.d.sync += grant.eq(0)
         with m.If(grant.any()):
-            m.d.sync += [res_valid.eq(1), res.eq(payloads[grant_index])]
+            # (an AND-OR on the one-hot grant: a binary index's decode fanned out to all the
+            # result's bits across the lanes, the whole engine's critical path at 505d16b, seed 4)
+            m.d.sync += [res_valid.eq(1), res.eq(onehot_select(grant, payloads))]
         with m.Elif(self.results.ready):
             m.d.sync += res_valid.eq(0)
         return m

@@ -12,7 +12,7 @@ from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["lowest_set", "prefix_or", "RoundRobin"]
+__all__ = ["lowest_set", "onehot_select", "prefix_or", "RoundRobin"]
 
 
 def lowest_set(bits: Value, index_width: int) -> tuple[Value, Value]:
@@ -39,6 +39,16 @@ def lowest_set(bits: Value, index_width: int) -> tuple[Value, Value]:
     if depth > index_width:
         index = index[:index_width]
     return found, Mux(found, Cat(index, C(0, max(0, index_width - depth))), 0)
+
+
+def onehot_select(onehot: Value, values: list) -> Value:
+    """``values[i]`` for the one bit ``i`` set in ``onehot`` (0 when none is), as an AND-OR: each
+    value masked by its own select bit, then a balanced tree of ORs. From a one-hot register no
+    decode of an index sits before the masks (a shared decode fans out to every bit)."""
+    terms = [Mux(onehot[i], v, 0) for i, v in enumerate(values)]
+    while len(terms) > 1:
+        terms = [a | b for a, b in zip(terms[0::2], terms[1::2], strict=False)] + terms[len(terms) & ~1 :]
+    return terms[0]
 
 
 def prefix_or(bits: Value) -> Value:
