@@ -33,10 +33,20 @@ in the finishing cycle); with chained blocks started from registers a cycle late
 LUT4), 121.2 MHz, the longest path the step's first adder; with the words read from the lane's
 block buffer instead of a 512-bit copy and its 16-way select (yosys, ``abc -lut 4:7``), 1,911 ->
 1,389 LUT4 and 1,107 -> 596 flip-flops (with ``head`` and the ``idle`` flag below), 118.4 / 119.6
-/ 117.2 MHz (seeds 1, 2, 3), the step's loop the limit under each. The cell netlist is for synthesis:
-the default, ``carry="auto"``, builds it when the core is elaborated for ECP5 (platform
-:data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain adders otherwise; the tests run
-it in Icarus with yosys's cell models.
+/ 117.2 MHz (seeds 1, 2, 3), the step's loop the limit under each.
+
+The rotation is now two levels instead (each a LUT4 pair and the slice's PFUMX per bit): by s mod
+4, then by 4q for q = s div 4 in 1..4, the second adder's LUT choosing that or q = 5 (s = 20 to
+23). Each sum bit feeds 4 selects instead of 16 and the rotation is 128 LUT4 instead of 256, at
+the cost of a LUT and a route more in the loop. Alone the core is slower for it (1,344 -> 1,208
+LUT4 as yosys counts them; 122.5 / 119.3 / 115.3 -> 105.7 / 116.2 / 111.6 MHz, seeds 1-3); in the
+whole engine, where the 16-way selects spread a lane's step over 11 tiles (the step was the
+critical path at 3f35d61, speed grade 8: a sum bit's route to its select 2.6 ns, and from `b` to
+the first adder 2.9 ns), the step limited none of four seeds at 505d16b (README).
+
+The cell netlist is for synthesis: the default, ``carry="auto"``, builds it when the core is
+elaborated for ECP5 (platform :data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain
+adders otherwise; the tests run it in Icarus with yosys's cell models.
 """
 
 import math
@@ -183,8 +193,8 @@ class MD5Core(wiring.Component):
     carry : "auto", None or "ecp5"
         ``"ecp5"``: build the step from ECP5 cells: its two adders from ``CCU2C`` carry cells,
         each bit's LUT also computing F (first adder) or the rotation's last select (second
-        adder), which yosys does not fold in, and the rotation's 8-way selects from ``LUT4``,
-        ``PFUMX`` and ``L6MUX21`` (for synthesis only: Amaranth's simulator cannot run the
+        adder), which yosys does not fold in, and the rotation's two 4-way levels from ``LUT4``
+        and ``PFUMX`` (for synthesis only: Amaranth's simulator cannot run the
         instances; a test runs them in Icarus with yosys's cell models).
         ``step_cycles`` must be 1 then. ``None``: plain adders. ``"auto"`` (default): ``"ecp5"``
         when elaborated for the ECP5 family (:func:`hdl.target.family`) with one step per cycle,

