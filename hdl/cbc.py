@@ -191,8 +191,8 @@ class CBCUnit(wiring.Component):
         # goes in depends on its lane's count, and that select ran back through the feeding FIFO
         # across the device (the reduced engine's critical path at 66f6698, seed 2).
         # The slice also carries the lane one-hot (decoded on the way in; none set for a lane
-        # number >= n), and each lane's "buffer has room" is a register beside its count, so a
-        # block's acceptance is an AND-OR of registers, not a 16-way select of the counts.
+        # number >= n), and each lane's "buffer has room" is a register beside its count of held
+        # blocks, so a block's acceptance is an AND-OR of registers, not a 16-way select.
         in_layout = data.StructLayout({"block": cbc_block_layout(n), "onehot": n})
         m.submodules.in_slice = in_slice = RegisterSlice(in_layout)
         m.d.comb += [
@@ -203,7 +203,11 @@ class CBCUnit(wiring.Component):
         ]
         blk = in_slice.o
         in_lane, in_onehot = blk.payload.block.lane, blk.payload.onehot
-        room = Signal(n, init=(1 << n) - 1)  # count[k] != depth
+        # Blocks in a lane's ring: `count` (not yet picked) plus the one fetch is reading, which
+        # keeps its place until fetch moves on (with fewer than 16 DES stages fetch waits for the
+        # pipeline, and a place freed at the pick let the next block overwrite the one being read).
+        held = Array(Signal(range(depth + 1), name=f"held{k}") for k in range(n))
+        room = Signal(n, init=(1 << n) - 1)  # held[k] != depth
         push = Signal()
         push_oh = Signal(n)  # push, per lane
         m.d.comb += [
@@ -274,17 +278,23 @@ class CBCUnit(wiring.Component):
             # pick wrapped round, i.e. when its bit n is set)
             m.d.sync += first.eq(~Mux(upto[n], upto[n:], upto[:n]))
 
-        # count: +1 on push, -1 on pick (possibly the same lane in one cycle); and next cycle's
+        # count: +1 on push, -1 on pick (possibly the same lane in one cycle), held: -1 when fetch
+        # moves on with the lane's block; and next cycle's
         # eligibility, a block buffered and (encryption) the chaining value ready or about to be:
         # prepared from registers for "lane k picked now" and "not picked", then one mux.
         soon_next = in_flight[LATENCY - 3]
         for k in range(n):
             inc = push_oh[k]
             dec = pick & onehot[k]
+            read = fetch_valid & advance & fetch_onehot[k]  # its block leaves the ring
             with m.If(inc & ~dec):
-                m.d.sync += [count[k].eq(count[k] + 1), room[k].eq(count[k] != depth - 1)]
+                m.d.sync += count[k].eq(count[k] + 1)
             with m.Elif(dec & ~inc):
-                m.d.sync += [count[k].eq(count[k] - 1), room[k].eq(1)]
+                m.d.sync += count[k].eq(count[k] - 1)
+            with m.If(inc & ~read):
+                m.d.sync += [held[k].eq(held[k] + 1), room[k].eq(held[k] != depth - 1)]
+            with m.Elif(read & ~inc):
+                m.d.sync += [held[k].eq(held[k] - 1), room[k].eq(1)]
             kept = ((count[k] != 0) | inc) & (~waiting[k] | soon[k] | soon_next[k])
             taken = ((count[k] > 1) | ((count[k] == 1) & inc)) & (decrypt[k] | soon_next[k])
             m.d.sync += eligible[k].eq(Mux(dec, taken, kept))

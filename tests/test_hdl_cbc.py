@@ -141,8 +141,11 @@ def test_many_lanes_random_jobs_with_backpressure():
 
 @pytest.mark.parametrize("stages", [1, 2, 4, 8])
 def test_shallower_pipelines(stages):
+    # Jobs longer than a lane's buffer: with fewer than 16 stages the fetch waits for the DES,
+    # and the block it reads must keep its place in the ring meanwhile (with jobs of up to 3
+    # blocks a place freed at the pick was never refilled in time to show it).
     rng = random.Random(stages)
-    jobs = random_jobs(rng, lanes=4, per_lane=2, max_blocks=3)
+    jobs = random_jobs(rng, lanes=4, per_lane=2, max_blocks=12)
     run_cbc(CBCUnit(stages=stages, lanes=4), jobs, rng=rng, stall=0.2)
     check_jobs(jobs)
 
