@@ -11,7 +11,8 @@ Timing: every step starts from registers. Each lane keeps its next read and writ
 flags for "blocks left to send", "last block to receive", "room for another block" and "its next
 word has arrived", all computed a cycle ahead from the next state (the arrival flag from the
 fill state a cycle old, which only errs towards waiting: a slot's fill count never falls while
-a lane works on it); the free lane for the next start is chosen a cycle ahead too. Feeding is a
+a lane works on it); the free lane for the next start is chosen a cycle ahead too, and the lane
+takes a started job's fields a cycle after the handshake, from registers. Feeding is a
 pipeline that never stalls: pick a lane (round robin over the registered eligibility), fetch its
 read address, read the input buffer (:data:`~hdl.crypto_ports.READ_LATENCY` cycles), write the
 block into a small FIFO towards the CBC unit (its output registered). A pick needs a credit (a
