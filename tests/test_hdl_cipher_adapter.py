@@ -12,21 +12,14 @@ import random
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from hdl_helpers import run_sim
+from test_hdl_cbc import openssl_cbc
 
 from hdl.cbc import CBCUnit
 from hdl.cipher_adapter import CipherAdapter
 from hdl.crypto_ports import READ_LATENCY
 
 SLOT_BITS, IDX_BITS, LANES = 3, 4, 4
-
-
-def openssl_cbc(key: bytes, iv: bytes, data: bytes, decrypt: bool) -> bytes:
-    c = Cipher(TripleDES(key * 3), modes.CBC(iv))
-    x = c.decryptor() if decrypt else c.encryptor()
-    return x.update(data) + x.finalize()
 
 
 class AdapterOnCBC(wiring.Component):
