@@ -101,8 +101,9 @@ class CBCUnit(wiring.Component):
         Begin a job on a lane (:func:`cbc_start_layout`): load its key, direction and IV. Accepted
         only once the lane's previous job has issued all its blocks to the DES pipeline (its buffer
         is empty and, for encryption, its last block has come back); its remaining results still come
-        out on ``o`` in order, before the new job's. A start for a lane number >= ``lanes`` is
-        accepted and ignored.
+        out on ``o`` in order, before the new job's. ``ready`` depends on the named lane's own
+        blocks only: it is 1 for a lane from the cycle after its last result left on ``o`` until
+        its next start. A start for a lane number >= ``lanes`` is accepted and ignored.
     i : stream, in
         The blocks of each lane's current job, in order (:func:`cbc_block_layout`). Send a job's
         blocks only after its ``start`` was accepted. ``ready`` is a register (a register slice
@@ -309,11 +310,14 @@ class CBCUnit(wiring.Component):
         # Where fetch's chaining value comes from, decided a cycle ahead into registers (as
         # AND-ORs over 16 lanes they sat before the 64 multiplexers: the whole engine's critical
         # path at 3f35d61, speed grades 6 and 8). `follows_issue`: the lane in fetch is the
-        # decrypting lane issuing now; `meets_return`: its ciphertext leaves the DES now (the
-        # pipeline shifts every cycle, so that is `soon` of the cycle before, fetch moving or not).
+        # decrypting lane issuing now, i.e. the pick chose fetch's lane again, which round robin
+        # does only when no other lane is eligible (an equality of registers, not a function of the
+        # pick's one-hot: from that to this flag was the engine's critical path at eb22a4b, grade
+        # 8, seed 2); `meets_return`: its ciphertext leaves the DES now (the pipeline shifts every
+        # cycle, so that is `soon` of the cycle before, fetch moving or not).
         follows_issue, meets_return = Signal(), Signal()
         with m.If(advance):
-            m.d.sync += follows_issue.eq(fetch_valid & fetch_decrypt & (fetch_onehot & onehot).any())
+            m.d.sync += follows_issue.eq(fetch_valid & fetch_decrypt & (eligible == fetch_onehot))
         m.d.sync += meets_return.eq((soon & Mux(advance, onehot, fetch_onehot)).any())
         chain_now = Signal(64)
         with m.If(fetch_from_iv):
@@ -387,13 +391,16 @@ class CBCUnit(wiring.Component):
 
         # ---- start: load a lane's key, direction and IV once it has nothing left to issue.
         # `busy` is registered (a cycle ahead, conservatively) so that `ready` and the chaining
-        # registers' enables do not hang off the scheduler's and the pipeline's logic.
+        # registers' enables do not hang off the scheduler's and the pipeline's logic. It is exact
+        # per lane (a lane's own blocks and nothing else keep it busy), so a lane whose every
+        # result has come out on `o` is never refused: the cipher adapter relies on that.
         busy = Signal(n)
+        skid_onehot = in_slice.skid.onehot
         for k in range(n):
             m.d.sync += busy[k].eq(
                 (count[k] != 0)
-                | (blk.valid & in_onehot[k])  # (and the slice's second place, conservatively:)
-                | ~in_slice.i.ready
+                | (blk.valid & in_onehot[k])
+                | (in_slice.skid_valid & skid_onehot[k])
                 | waiting[k]
                 | soon[k]  # (an encrypting lane's last ciphertext still writes its chaining
                 | returning[k]  # register on its way out)

@@ -117,15 +117,24 @@ class RegisterSlice(wiring.Component):
     arriving while the output is held waits in the skid, and ``i.ready`` falls only then. So a
     consumer's ``ready`` that depends on the payload or on logic far away ends here, instead of
     running back to the producer in the same cycle. One cycle of latency.
+
+    ``skid_valid`` and ``skid`` show the skid register (a word taken and not yet on ``o``), for a
+    consumer that must know everything the slice holds.
     """
 
     def __init__(self, shape) -> None:
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+        super().__init__(
+            {
+                "i": In(stream.Signature(shape)),
+                "o": Out(stream.Signature(shape)),
+                "skid_valid": Out(1),
+                "skid": Out(shape),
+            }
+        )
 
     def elaborate(self, platform) -> Elaboratable:
         m = Module()
-        skid_valid = Signal()
-        skid = Signal(self.i.p.shape())
+        skid_valid, skid = self.skid_valid, self.skid
         o_valid = Signal()
         o_payload = Signal(self.i.p.shape())
         m.d.comb += [self.i.ready.eq(~skid_valid), self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
