@@ -37,7 +37,7 @@ demo: venv
 test: venv tools
 	$(VENV)/bin/ruff check hdl driver host sim tests
 	$(VENV)/bin/ruff format --check hdl driver host sim tests
-	$(PY) -m pytest -n 2 -q -m "not slow" --durations=15
+	$(PY) -m pytest -n 2 --dist worksteal -q -m "not slow" --durations=15
 
 lint: venv
 	$(VENV)/bin/ruff check hdl driver host sim tests

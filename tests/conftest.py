@@ -1,16 +1,20 @@
-"""Run the suite's longest tests first, so that the two pytest-xdist workers finish together.
+"""Spread the suite's longest tests over the pytest-xdist workers, so that they finish together.
 
-xdist hands out the first quarter of the collected tests round-robin and the rest as workers free
-up, so a test of several minutes collected late runs alone at the end while the other worker idles
-(CI at c96da14: 17 min 46 s wall, 25 min 47 s CPU). Listed first, the long ones are spread over both
-workers at the start and the many short tests fill in around them. The two builds of the
-Verilator model (cocotb's and the co-simulation harness's) come first and one on each worker:
-every later Verilator test of each kind waits on its build's lock.
+``make test`` runs xdist's ``worksteal`` scheduler: worker i starts with the i-th contiguous share
+of the collected tests, and a worker whose queue runs dry takes half of the longest queue left.
+The long tests are therefore dealt round-robin, longest first, to the fronts of the shares, and
+the short ones fill each share in collection order behind them (so a module's fixtures stay on
+one worker). The two builds of the Verilator model (cocotb's and the co-simulation harness's)
+come first, one per worker: every later Verilator test of each kind waits on its build's lock.
+Without this, with the plain ``load`` scheduler, one worker ran alone for minutes at the end (CI
+at c96da14: 17 min 46 s wall for 25 min 47 s of CPU). Outside xdist the long tests run first.
 
-Figures from ``pytest -n 2 -m "not slow" --durations=40`` (the Makefile prints the slowest).
+The figures are from ``--durations`` (``make test`` prints the 15 slowest).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -38,6 +42,27 @@ def _rank(item: pytest.Item) -> int:
     return len(LONGEST_FIRST)
 
 
+def _shares(total: int, workers: int) -> list[int]:
+    """The sizes of the workers' first shares, as xdist's worksteal scheduler cuts them."""
+    sizes = []
+    for i in range(workers):
+        size = total // (workers - i)
+        sizes.append(size)
+        total -= size
+    return sizes
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move the known long tests to the front, in ``LONGEST_FIRST`` order; the rest keep theirs."""
-    items.sort(key=_rank)
+    """Deal the known long tests to the fronts of the workers' first shares (see the module)."""
+    ranked = sorted(items, key=_rank)
+    long_tests = [item for item in ranked if _rank(item) < len(LONGEST_FIRST)]
+    short_tests = ranked[len(long_tests) :]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    order: list[pytest.Item] = []
+    for i, size in enumerate(_shares(len(items), workers)):
+        dealt = long_tests[i::workers]
+        fill = max(0, size - len(dealt))
+        order += dealt + short_tests[:fill]
+        short_tests = short_tests[fill:]
+    items[:] = order + short_tests
