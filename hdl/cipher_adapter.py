@@ -11,8 +11,9 @@ Timing: every step starts from registers. Each lane keeps its next read and writ
 flags for "blocks left to send", "last block to receive", "room for another block" and "its next
 word has arrived", all computed a cycle ahead from the next state (the arrival flag from the
 fill state a cycle old, which only errs towards waiting: a slot's fill count never falls while
-a lane works on it); the free lane for the next start is chosen a cycle ahead too, and the lane
-takes a started job's fields a cycle after the handshake, from registers. Feeding is a
+a lane works on it); the free lane for the next start is chosen a cycle ahead too, the start does
+not wait for the CBC unit's ready (a lane free here is always free there), and the lane takes a
+started job's fields a cycle after the handshake, from registers. Feeding is a
 pipeline that never stalls: pick a lane (round robin over the registered eligibility), fetch its
 read address, read the input buffer (:data:`~hdl.crypto_ports.READ_LATENCY` cycles), write the
 block into a small FIFO towards the CBC unit (its output registered). A pick needs a credit (a
@@ -43,7 +44,8 @@ class CipherAdapter(wiring.Component):
     core : In(CipherPort)
         The engine core's cipher port.
     cbc_start, cbc_i : Out(stream)
-        To the CBC unit's ``start`` and ``i``.
+        To the CBC unit's ``start`` and ``i``. A start is offered only for a lane whose previous
+        job's blocks have all come back, which the unit always takes (its ``ready`` is not used).
     cbc_o : In(stream)
         From the CBC unit's ``o`` (always taken).
     """
