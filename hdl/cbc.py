@@ -30,12 +30,13 @@ Timing: each step starts from flip-flops or small RAMs. The pick's eligibility v
 computed a cycle ahead (for both outcomes of the current pick, then one mux), so the pick path is
 one carry chain (the round-robin search) and two LUT levels; the pick registers the chosen lane's
 number, and fetch addresses distributed RAMs with it (keys, directions and IVs, the chaining
-values, read pointers, and through the read pointer the input buffers). ECP5-85F out of context,
-default parameters (``esa hdl synth --unit cbc``, yosys ``synth_ecp5`` + nextpnr-ecp5): 5.0k LUT4 +
-2.6k FF + 181 RAM cells, 102.8 MHz (``--seed 2``: 110.1, ``--seed 3``: 109.9), critical path the
-pick (eligibility -> search -> lane number); with the chaining values in registers and the DES
-rotating its key registers in every round, 8.7k LUT4 + 3.7k FF, 110.8 / 111.3 / 101.9 MHz; the unit
-before this arrangement placed at 80.8 MHz, critical path the same pick into the per-lane counters.
+values, read pointers, and the input buffers' places, among which the read pointer picks).
+ECP5-85F out of context, default parameters (``esa hdl synth --unit cbc --seed 1``, yosys
+``synth_ecp5`` + nextpnr-ecp5, grade 6): 5,132 LUT4 + 2,882 FF + 181 RAM cells, 108.2 MHz, critical
+path the pick into next cycle's eligibility; with the input buffer one memory addressed through
+the read pointer (1eb3194), 5,145 LUT4 and 104.96 MHz, critical path the pick into ``meets_return``. Earlier:
+with the chaining values in registers and the DES rotating its key registers in every round, 8.7k
+LUT4 + 3.7k FF, 110.8 / 111.3 / 101.9 MHz (seeds 1-3); before the registered eligibility, 80.8 MHz.
 """
 
 from __future__ import annotations
@@ -171,15 +172,21 @@ class CBCUnit(wiring.Component):
         enc_chain_w, dec_chain_w = enc_chain.write_port(), dec_chain.write_port()
         enc_chain_r, dec_chain_r = enc_chain.read_port(domain="comb"), dec_chain.read_port(domain="comb")
 
-        # ---- input buffers: one memory, lane-major, a ring of `depth` blocks per lane. Distributed
-        # RAM: its asynchronous read feeds the fetch register, not the DES round logic.
-        m.submodules.buf = buf = Memory(
-            shape=64, depth=n * depth, init=[], attrs={"ram_style": "distributed"}
-        )
-        buf_w = buf.write_port()
-        buf_r = buf.read_port(domain="comb")
+        # ---- input buffers: a ring of `depth` blocks per lane, each place of the ring a memory of
+        # its own addressed by lane. Distributed RAM: its asynchronous read feeds the fetch
+        # register, not the DES round logic. Fetch reads the place at every ring position of its
+        # lane (a register) beside the lane's read pointer, which then picks among the words: as
+        # one memory addressed by the pointer, read from a memory itself, the two reads in a row
+        # were the whole engine's critical path at 1eb3194 (grade 8, seed 1: 1.24 + 8.82 ns).
+        places = [
+            Memory(shape=64, depth=n, init=[], attrs={"ram_style": "distributed"}) for _ in range(depth)
+        ]
+        for b, place in enumerate(places):
+            m.submodules[f"buf{b}"] = place
+        place_w = [place.write_port() for place in places]
+        place_r = [place.read_port(domain="comb") for place in places]
         # Each lane's read pointer, in a distributed RAM too, addressed by the lane fetch reads
-        # (no select among 16 pointers on the way to the buffer's address). A RAM is not reset:
+        # (no select among 16 pointers on the way to the places' select). A RAM is not reset:
         # a job's start sets the lane's write pointer to its read pointer instead (the buffer is
         # empty then), read on a second port.
         m.submodules.rptrs = rptrs = Memory(
@@ -215,10 +222,15 @@ class CBCUnit(wiring.Component):
             push_oh.eq(Mux(blk.valid, room & in_onehot, 0)),
             push.eq(push_oh.any()),
             blk.ready.eq(~in_onehot.any() | (room & in_onehot).any()),
-            buf_w.addr.eq(Cat(wptr[in_lane], in_lane)),
-            buf_w.data.eq(blk.payload.block.data),
-            buf_w.en.eq(push),
         ]
+        in_place = Signal.like(wptr[0])
+        m.d.comb += in_place.eq(wptr[in_lane])
+        for b, w in enumerate(place_w):
+            m.d.comb += [
+                w.addr.eq(in_lane),
+                w.data.eq(blk.payload.block.data),
+                w.en.eq(push & (in_place == b)),
+            ]
         with m.If(push):
             m.d.sync += wptr[in_lane].eq(wptr[in_lane] + 1)
 
@@ -336,14 +348,15 @@ class CBCUnit(wiring.Component):
             rptr_w.addr.eq(fetch_lane),
             rptr_w.data.eq(rptr_r.data + 1),
             rptr_w.en.eq(fetch_valid & advance),
-            buf_r.addr.eq(Cat(rptr_r.data, fetch_lane)),
         ]
+        m.d.comb += [r.addr.eq(fetch_lane) for r in place_r]
+        fetch_block = Array(r.data for r in place_r)[rptr_r.data]
         with m.If(advance):
             m.d.sync += [
                 iss_valid.eq(fetch_valid),
                 iss_lane.eq(fetch_lane),
                 iss_onehot.eq(fetch_onehot),
-                iss_data.eq(buf_r.data),
+                iss_data.eq(fetch_block),
                 iss_key.eq(fetch_key),
                 iss_decrypt.eq(fetch_decrypt),
                 iss_chain.eq(chain_now),
