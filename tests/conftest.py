@@ -19,9 +19,9 @@ import os
 import pytest
 
 LONGEST_FIRST = (
-    # About 200 s: builds the Verilator model for cocotb.
+    # 110-200 s in the runs measured: builds the Verilator model for cocotb.
     "tests/test_cocotb_engine.py::test_engine_bench[verilator-known_answers]",
-    # About 70 s: builds the Verilator co-simulation harness the other Verilator backends reuse.
+    # 55-100 s: builds the Verilator co-simulation harness the other Verilator backends reuse.
     "tests/test_cosim_runs.py::test_runs_that_end_inside_a_result_frame[3-verilator]",
     # 25-80 s each: lab runs on the simulated engines, synthesis, cocotb on Icarus.
     "tests/test_lab_engines.py::test_every_engine_gives_the_software_run",
