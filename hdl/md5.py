@@ -57,7 +57,6 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .block_buffer import BlockRead, BlockRow
-from .pipeline import copy_register
 from .target import family
 
 __all__ = ["MD5Core", "MD5Block", "MD5State", "T", "S", "K"]
@@ -269,16 +268,9 @@ class MD5Core(wiring.Component):
         f = Signal(32)
         total = Signal(32)
         m.d.comb += f.eq((b & f_one) | (~b & f_zero))
-        # b's next value and its load enable (written below)
-        b_next = Signal(32)
-        b_load = Signal()
         if carry:  # LUT inputs: a = pre, b = F(1, c, d), c = F(0, c, d), d = b
-            # The loop reads b from a copy of its own: b itself also feeds c, the next F and the
-            # block's sum, and those loads pulled it from the first adder (the whole engine's
-            # critical path in three grade-8 runs: b routed 3.9-4.0 ns into that adder).
-            b_loop = copy_register(m, platform, b_next, "b_loop", enable=b_load)
             m.d.comb += total.eq(
-                _ecp5_add(m, "step_sum", pre, f_one, f_zero, b_loop, lambda a, p, q, s: a ^ (p if s else q))
+                _ecp5_add(m, "step_sum", pre, f_one, f_zero, b, lambda a, p, q, s: a ^ (p if s else q))
             )
         else:
             m.d.comb += total.eq(pre + f)
@@ -307,7 +299,9 @@ class MD5Core(wiring.Component):
         # last adder: in a step b_base is b; while idle the term is 0 and b_base is the next
         # block's B, which b loads in every idle cycle.
         b_base = Signal(32)
+        b_load = Signal()
         m.d.comb += b_base.eq(b)
+        b_next = Signal(32)
         if carry:  # LUT inputs: a = b_base, b = far, c = the coarse select, d = the far rotation
             m.d.comb += b_next.eq(
                 _ecp5_add(

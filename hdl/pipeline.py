@@ -24,13 +24,9 @@ def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
     return value
 
 
-def copy_register(
-    m: Module, platform: object, value: Value, name: str, enable: Value | None = None
-) -> Signal:
+def copy_register(m: Module, platform: object, value: Value, name: str) -> Signal:
     """``value`` through one register of ``m``'s sync domain (reset to 0), one that synthesis
-    does not merge with other registers of the same input; loaded only in cycles where
-    ``enable`` is 1 when it is given (on ECP5 through the flip-flops' clock enable, so that the
-    copy puts no multiplexer before its D input).
+    does not merge with other registers of the same input.
 
     A copy of a register per destination (a bank of block RAMs each) is what spreads a fanout
     over the device; yosys's ``opt_merge`` folds registers with the same input back into one
@@ -40,24 +36,20 @@ def copy_register(
     elsewhere it is a plain register."""
     q = Signal(len(value), name=name)
     if family(platform) != "ecp5":
-        if enable is None:
-            m.d.sync += q.eq(value)
-        else:
-            with m.If(enable):
-                m.d.sync += q.eq(value)
+        m.d.sync += q.eq(value)
         return q
     for i in range(len(value)):
         m.submodules[f"{name}_ff{i}"] = Instance(
             "TRELLIS_FF",
             p_GSR="DISABLED",
-            p_CEMUX="1" if enable is None else "CE",
+            p_CEMUX="1",
             p_CLKMUX="CLK",
             p_LSRMUX="LSR",
             p_REGSET="RESET",
             p_SRMODE="LSR_OVER_CE",
             i_CLK=ClockSignal(),
             i_LSR=ResetSignal(),
-            i_CE=Const(1) if enable is None else enable,
+            i_CE=Const(1),
             i_DI=value[i],
             o_Q=q[i],
         )
