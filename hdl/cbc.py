@@ -29,8 +29,8 @@ long as it likes.
 Timing: each step starts from flip-flops or small RAMs. The pick's eligibility vector is a register
 computed a cycle ahead (for both outcomes of the current pick, then one mux), so the pick path is
 one carry chain (the round-robin search) and two LUT levels; the pick registers the chosen lane's
-number and direction, and fetch addresses distributed RAMs with the number (keys and IVs, the
-chaining values, read pointers, and the input buffers' places, among which the read pointer picks).
+number, and fetch addresses distributed RAMs with it (keys, directions and IVs, the chaining
+values, read pointers, and the input buffers' places, among which the read pointer picks).
 ECP5-85F out of context, default parameters (``esa hdl synth --unit cbc --seed 1``, yosys
 ``synth_ecp5`` + nextpnr-ecp5, grade 6): 5,132 LUT4 + 2,882 FF + 181 RAM cells, 108.2 MHz, critical
 path the pick into next cycle's eligibility; with the input buffer one memory addressed through
@@ -154,9 +154,9 @@ class CBCUnit(wiring.Component):
         wptr = Array(Signal(range(depth), name=f"wptr{k}") for k in range(n))
         waiting = Signal(n)  # encrypting lane whose last block is not about to come back yet
 
-        # Each lane's key and IV, as fetch reads them: a small distributed RAM addressed by the
-        # picked lane's number (compact, so the key reaches the DES's first round quickly).
-        m.submodules.keys = keys = Memory(shape=128, depth=n, init=[], attrs={"ram_style": "distributed"})
+        # Each lane's key, direction and IV, as fetch reads them: a small distributed RAM addressed
+        # by the picked lane's number (compact, so the key reaches the DES's first round quickly).
+        m.submodules.keys = keys = Memory(shape=129, depth=n, init=[], attrs={"ram_style": "distributed"})
         keys_w = keys.write_port()
         keys_r = keys.read_port(domain="comb")
         # Each lane's chaining value after its first block, in two distributed RAMs read by fetch:
@@ -259,7 +259,6 @@ class CBCUnit(wiring.Component):
         # pipeline (`soon`): fetch then takes that ciphertext straight from the DES output.
         advance = Signal()
         fetch_valid, fetch_lane, fetch_onehot, fetch_from_iv = Signal(), Signal(lbits), Signal(n), Signal()
-        fetch_decrypt = Signal()  # the picked lane decrypts (a register, like fetch_from_iv)
         iss_valid, iss_lane, iss_data, iss_onehot = Signal(), Signal(lbits), Signal(64), Signal(n)
         iss_key, iss_chain, iss_decrypt = Signal(64), Signal(64), Signal()
         m.d.comb += advance.eq(~iss_valid | des.i.ready)
@@ -286,7 +285,6 @@ class CBCUnit(wiring.Component):
                 fetch_onehot.eq(onehot),
                 fetch_lane.eq(onehot_select(onehot, list(range(n)))),
                 fetch_from_iv.eq((from_iv & onehot).any()),
-                fetch_decrypt.eq((decrypt & onehot).any()),
             ]
         with m.If(pick):
             # next time, lanes after this one come first (upto's upper half is in use when the
@@ -315,10 +313,7 @@ class CBCUnit(wiring.Component):
             m.d.sync += eligible[k].eq(Mux(dec, taken, kept))
 
         # ---- fetch: block, key, direction and chaining value of the picked lane
-        # (the direction is the lane's `decrypt` bit, registered with the pick: read from the keys
-        # memory it put a LUT-RAM read before the chaining value's 64 multiplexers, the whole
-        # engine's critical path at 47676a8, grade 8, seed 1)
-        fetch_key, fetch_iv = keys_r.data[:64], keys_r.data[64:]
+        fetch_key, fetch_decrypt, fetch_iv = keys_r.data[:64], keys_r.data[64], keys_r.data[65:]
         m.d.comb += [
             keys_r.addr.eq(fetch_lane),
             enc_chain_r.addr.eq(fetch_lane),
@@ -432,7 +427,7 @@ class CBCUnit(wiring.Component):
         load = self.start.valid & self.start.ready & st_lane_ok
         m.d.comb += [
             keys_w.addr.eq(st.lane),
-            keys_w.data.eq(Cat(st.key, st.iv)),
+            keys_w.data.eq(Cat(st.key, st.decrypt, st.iv)),
             keys_w.en.eq(load),
         ]
         m.d.comb += rptr_start.addr.eq(st.lane)

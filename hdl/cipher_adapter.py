@@ -100,19 +100,11 @@ class CipherAdapter(wiring.Component):
         free_lane = Signal(lane_bits(n))
         any_free = Signal()
         started = Signal()
-        # the lane offered now, one-hot (none while no lane is offered): a register beside
-        # `free_lane`, not its decode, which synthesis shared with the CBC unit's decode of the
-        # start's lane and placed there, 36 rows away (47676a8, grade 8, seed 2: 1.60 + 8.25 ns)
-        taken = Signal(n)
+        taken = Signal(n)  # the lane offered now, one-hot (none while no lane is offered)
         starting = Signal(n)  # the lane whose offer was taken last cycle, one-hot
-        others = Signal(n)
-        m.d.comb += others.eq(~busy & ~taken & ~starting)
-        found_other, index_other = lowest_set(others, len(free_lane))
-        m.d.sync += [
-            free_lane.eq(index_other),
-            any_free.eq(found_other),
-            taken.eq(others & ~(others - 1)),  # its lowest set bit
-        ]
+        m.d.comb += taken.eq(Mux(any_free, Cat(free_lane == k for k in range(n)), 0))
+        found_other, index_other = lowest_set(~busy & ~taken & ~starting, len(free_lane))
+        m.d.sync += [free_lane.eq(index_other), any_free.eq(found_other)]
         st = c.start.payload
         # the job's fields for the lane, registered in every cycle (the handshake gates nothing)
         st_q = Signal(
