@@ -42,10 +42,10 @@ the cost of a LUT and a route more in the loop. Alone the core is slower for it 
 LUT4 as yosys counts them; 122.5 / 119.3 / 115.3 -> 105.7 / 116.2 / 111.6 MHz, seeds 1-3); in the
 whole engine, where the 16-way selects spread a lane's step over 11 tiles (the step was the
 critical path at 3f35d61, speed grade 8: a sum bit's route to its select 2.6 ns, and from `b` to
-the first adder 2.9 ns), the step limited six of the nineteen grade-8 runs from 505d16b to
-2fca30e (100.08, 98.84, 85.36, 103.73, 87.62 and 98.14 MHz; docs/hdl-timing.md), b routed 2.9-4.0
-ns over one to six tiles into the first adder in each of the last five: congestion, which a copy
-of b for the loop made worse (87.62 MHz, reverted).
+the first adder 2.9 ns), the step limited four of the nine grade-8 runs from 47676a8 to 2fca30e
+(85.36, 103.73, 87.62 and 98.14 MHz; docs/hdl-timing.md), b routed 2.9-4.0 ns over one to six
+tiles into the first adder in each: congestion, which a copy of b for the loop made worse (87.62
+MHz, reverted).
 
 The cell netlist is for synthesis: the default, ``carry="auto"``, builds it when the core is
 elaborated for ECP5 (platform :data:`hdl.target.ECP5`, as `esa hdl synth` does) and the plain
